@@ -1,0 +1,170 @@
+"""Command line: ``python -m screening check|scan|examples|rules``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Recruitment risk screening for job ads (Viet Nam).")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "ads.jsonl"
+
+RulesOpt = Annotated[Optional[Path], typer.Option("--rules", help="rules folder (default: the project's rules/)")]
+NoModel = Annotated[bool, typer.Option("--no-model", help="rules only, without the classifier")]
+
+
+def _screener(rules: Path | None, no_model: bool):
+    from .errors import ScreeningError
+    from .screener import Screener
+
+    try:
+        return Screener.load(rules, model=False if no_model else None)
+    except ScreeningError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _print_verdict(s, a, lang: str = "vi") -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    from .render import terminal_text
+
+    con = Console()
+    d = s.to_dict(a)
+    colour = {"high": "red", "medium": "yellow", "low": "green"}[a.risk_band]
+    con.print(Panel(terminal_text(a), title="Tin tuyển dụng / the ad", expand=True))
+    con.print(f"[bold {colour}]{d['explanation']['summary'][lang]}[/]")
+    con.print(f"risk_score={d['risk_score']:.2f} band={a.risk_band} flagged={str(a.flagged).lower()}")
+    for ind in d["indicators"]:
+        ev = "; ".join(f"\u201c{e['text']}\u201d [{e['start']}:{e['end']}]" for e in ind["evidence"])
+        con.print(f"\n[bold]• {ind['name'][lang]}[/] ({ind['id']}, {ind['severity']}, ILO {', '.join(ind['ilo'])})")
+        con.print(f"  {ind['explanation'][lang]}")
+        con.print(f"  evidence: {ev}", markup=False)
+        con.print(f"  law: {'; '.join(x['ref'] for x in ind['legal'])}", markup=False)
+        for w in ind["why"]:
+            con.print(f"  why: {w}", markup=False)
+    for ind in d["not_counted"]:
+        con.print(f"\n[dim]◦ {ind['id']}: {'; '.join(ind['why'])}[/]")
+    if d.get("classifier"):
+        feats = ", ".join(f["feature"] for f in d["classifier"]["features"][:8])
+        con.print(f"\nclassifier p={d['classifier']['probability']:.2f}" + (f" ({feats})" if feats else ""), markup=False)
+    con.print("\n[dim]" + " → ".join(f"{st['source']} +{st['weight']:.2f} = {st['score_after']:.2f}" for st in d["explanation"]["steps"]) + "[/]")
+
+
+@app.command()
+def check(
+    text: Annotated[Optional[str], typer.Argument(help="the ad; '-' reads standard input")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="read the ad from a file")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON result")] = False,
+    lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
+    html: Annotated[Optional[Path], typer.Option("--html", help="also write the highlighted ad as HTML")] = None,
+    rules: RulesOpt = None,
+    no_model: NoModel = False,
+) -> None:
+    """Screen one ad and print a verdict with the evidence highlighted."""
+    if file is not None:
+        try:
+            body = file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+    elif text == "-" or (text is None and not sys.stdin.isatty()):
+        body = sys.stdin.read()
+    elif text is not None:
+        body = text
+    else:
+        typer.echo("error: give the ad as an argument, with --file, or on standard input ('-')", err=True)
+        raise typer.Exit(2)
+    s = _screener(rules, no_model)
+    a = s.screen(body)
+    if html is not None:
+        from .render import html as render_html
+
+        html.write_text(render_html(a, s.catalogue, lang), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(s.to_dict(a), ensure_ascii=False, indent=2))
+    else:
+        _print_verdict(s, a, lang)
+
+
+@app.command()
+def scan(
+    infile: Annotated[str, typer.Argument(metavar="IN", help="JSON lines or CSV (gzip too) with `text` and optional id, title, company, url, source; '-' for stdin")],
+    out: Annotated[str, typer.Option("--out", "-o", help="output JSON lines ('-' for stdout)")] = "-",
+    workers: Annotated[int, typer.Option(help="processes (default: all cores)")] = 0,
+    only_flagged: Annotated[bool, typer.Option("--only-flagged", help="write flagged postings only")] = False,
+    rules: RulesOpt = None,
+    no_model: NoModel = False,
+) -> None:
+    """Screen a file of postings, one JSON result per input line, in input order."""
+    from .scan import ScanSummary, read_records
+    from .scan import scan as run_scan
+
+    if infile != "-" and not Path(infile).exists():
+        typer.echo(f"error: input file not found: {infile}", err=True)
+        raise typer.Exit(2)
+    n = workers if workers > 0 else (os.cpu_count() or 1)
+    _screener(rules, no_model)  # fail early and clearly on a broken catalogue or model
+    summary = ScanSummary()
+    fh = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")
+    try:
+        for res in run_scan(read_records(infile), workers=n, rules_dir=str(rules) if rules else None, model=False if no_model else None):
+            summary.add(res.get("line", 0), res)
+            if only_flagged and not res.get("flagged"):
+                continue
+            fh.write(json.dumps(res, ensure_ascii=False) + "\n")
+    finally:
+        if fh is not sys.stdout:
+            fh.close()
+    typer.echo(
+        f"scanned {summary.lines} lines: {summary.screened} screened, {summary.flagged} flagged, "
+        f"{len(summary.errors)} errors; bands {json.dumps(summary.by_band)}; indicators {json.dumps(summary.by_indicator)}",
+        err=True,
+    )
+    for line, err in summary.errors[:20]:
+        typer.echo(f"  line {line}: {err}", err=True)
+
+
+@app.command()
+def examples(
+    rules: RulesOpt = None,
+    no_model: NoModel = False,
+) -> None:
+    """Screen the project's example ads (examples/ads.jsonl) and print a line each."""
+    s = _screener(rules, no_model)
+    from .scan import read_records
+
+    for line, rec, err in read_records(EXAMPLES):
+        if rec is None:
+            continue
+        a = s.screen(rec["text"])
+        inds = ", ".join(f"{h.indicator}({h.severity})" for h in a.counted_hits) or "-"
+        typer.echo(f"{rec.get('id', line):>6}  {a.risk_band:<6} {a.risk_score:.2f}  {inds}")
+        typer.echo(f"        {rec['text'][:110].replace(chr(10), ' ')}")
+
+
+@app.command("rules")
+def rules_cmd(rules: RulesOpt = None) -> None:
+    """Check the catalogue loads and list its indicators."""
+    from .catalogue import Catalogue
+    from .errors import ScreeningError
+
+    try:
+        c = Catalogue.load(rules)
+    except ScreeningError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"catalogue {c.version}: {len(c.indicators)} indicators, {len(c.places)} places")
+    for ind in c.indicators.values():
+        typer.echo(f"  {ind.id:<28} {ind.severity:<8} {len(ind.patterns):>3} patterns  {ind.name['vi']}")
+
+
+def main() -> None:
+    app()

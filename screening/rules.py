@@ -1,0 +1,344 @@
+"""The rules engine: spaCy's PhraseMatcher and Matcher over a Doc of the ad's tokens (their
+folded norms), the catalogue's context (negation, facts that a sign needs or that raise it)
+and the detectors that need arithmetic (fee caps, ages, hours).
+
+The Doc holds one token per text token, with the token's norm as its text when the norm is a
+word some pattern uses, ``<num>`` for numbers, ``<p>`` for sentence breaks and ``_`` for any
+other word: the vocabulary stays the catalogue's, however many ads pass through.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+from . import caps
+from .catalogue import Catalogue, Indicator, Pattern
+from .text import Token
+from .types import Entity, Hit, Span, severity_rank
+
+__all__ = ["RuleEngine", "Match", "NEGATION_CUES"]
+
+NEGATION_CUES = frozenset({"khong", "chang", "mien", "chua", "no", "not", "never", "without", "dont", "zero", "none"})
+NEGATION_BIGRAMS = frozenset({("nghiem", "cam"), ("tuyet", "doi"), ("cam", "thu"), ("free", "of"), ("cam", "giu")})
+SEP, NUM, OTHER = "<p>", "<num>", "_"
+MONEY_SIGNS = frozenset({"upfront_fee", "brokerage_fee", "fee_over_cap", "irregular_deposit", "personal_account_payment"})
+CHAT_WORDS = frozenset({"zalo", "telegram", "inbox", "messenger", "whatsapp", "wechat", "viber", "line"})
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    label: str  # "ind|<id>|<pattern index>", "place|<key>|<name tokens>", "abroad"
+    start: int  # token indices
+    end: int
+
+
+class RuleEngine:
+    """Compiled matchers for one catalogue. Build once, reuse for every ad."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        vocab_words: set[str] = set(NEGATION_CUES) | {w for bg in NEGATION_BIGRAMS for w in bg} | CHAT_WORDS
+        self._patterns: dict[str, tuple[Indicator, Pattern]] = {}
+        phrase_specs: dict[str, list[list[str]]] = defaultdict(list)
+        slot_specs: dict[str, tuple] = {}
+        for ind in catalogue.indicators.values():
+            for k, pat in enumerate(ind.patterns):
+                label = f"ind|{ind.id}|{k}"
+                self._patterns[label] = (ind, pat)
+                if pat.is_phrase:
+                    phrase_specs[label].extend(list(seq) for seq in pat.sequences)  # type: ignore[misc]
+                else:
+                    slot_specs[label] = pat.slots
+                vocab_words.update(pat.words)
+        for place in catalogue.places:
+            for name in place.names:
+                phrase_specs[f"place|{place.key}|{len(name)}"].append(list(name))
+                vocab_words.update(name)
+            for name in place.after_verb:
+                for verb in catalogue.verbs:
+                    phrase_specs[f"place|{place.key}|{len(name)}"].append(list(verb) + list(name))
+                vocab_words.update(name)
+        for verb in catalogue.verbs:
+            vocab_words.update(verb)
+        for phrase in catalogue.abroad:
+            phrase_specs["abroad"].append(list(phrase))
+            vocab_words.update(phrase)
+        self.vocab_words = frozenset(w for w in vocab_words if w not in (NUM, SEP))
+        self.vocab = Vocab()
+        self.phrase_matcher = PhraseMatcher(self.vocab, attr="ORTH")
+        for label, seqs in phrase_specs.items():
+            self.phrase_matcher.add(label, [Doc(self.vocab, words=s) for s in seqs])
+        # Patterns with {num} or {gap}: the PhraseMatcher finds one required slot of words
+        # (the anchor) and the other slots are checked around it; this stays linear in the
+        # text length, where a Matcher with thousands of gap patterns is not.
+        self._anchored: dict[str, tuple[str, tuple, int]] = {}
+        for label, slots in slot_specs.items():
+            idx = _anchor(slots)
+            key = f"s|{label}"
+            # alternatives longest first, as tuples, so matching does not sort per ad
+            slots = tuple(tuple(sorted(x, key=len, reverse=True)) if isinstance(x, frozenset) else x for x in slots)
+            self._anchored[key] = (label, slots, idx)
+            self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx]])
+
+    # -- matching ------------------------------------------------------------------------
+
+    def doc_words(self, tokens: list[Token]) -> list[str]:
+        vw = self.vocab_words
+        return [t.norm if (t.norm in vw or t.kind != "word") else OTHER for t in tokens]
+
+    def match(self, tokens: list[Token]) -> list[Match]:
+        if not tokens:
+            return []
+        words = self.doc_words(tokens)
+        doc = Doc(self.vocab, words=words)
+        strings = self.vocab.strings
+        found = set()
+        for mid, s, e in self.phrase_matcher(doc):
+            label = strings[mid]
+            if label.startswith("s|"):
+                target, slots, idx = self._anchored[label]
+                start = _match_back(slots, idx - 1, s - 1, words)
+                end = _match_fwd(slots, idx + 1, e, words) if start is not None else None
+                if start is not None and end is not None:
+                    found.add((target, start, end))
+            else:
+                found.add((label, s, e))
+        return [Match(lbl, s, e) for lbl, s, e in sorted(found, key=lambda x: (x[1], x[2], x[0]))]
+
+    # -- places and facts ----------------------------------------------------------------
+
+    def places(self, raw: str, tokens: list[Token], matches: Iterable[Match]) -> list[Entity]:
+        by_key = {p.key: p for p in self.catalogue.places}
+        out: dict[tuple[str, int, int], Entity] = {}
+        for m in matches:
+            if m.label.startswith("place|"):
+                _, key, n = m.label.split("|")
+                s = m.end - int(n)
+                rs, re_ = tokens[s].start, tokens[m.end - 1].end
+                p = by_key[key]
+                attrs = (("market", p.market), ("route", p.route), ("town", p.town), ("name_vi", p.name["vi"]))
+                out[(key, rs, re_)] = Entity("place", Span(rs, re_, raw[rs:re_]), key, attrs)
+            elif m.label == "abroad":
+                rs, re_ = tokens[m.start].start, tokens[m.end - 1].end
+                out[("abroad", rs, re_)] = Entity("abroad", Span(rs, re_, raw[rs:re_]), "abroad")
+        # drop places nested inside a longer place span
+        ents = sorted(out.values(), key=lambda e: (e.span.start, -(e.span.end - e.span.start)))
+        kept: list[Entity] = []
+        for e in ents:
+            if kept and kept[-1].kind == e.kind and e.span.end <= kept[-1].span.end and e.span.start >= kept[-1].span.start:
+                continue
+            kept.append(e)
+        return kept
+
+    @staticmethod
+    def facts(entities: list[Entity], tokens: list[Token], money_hits: set[str]) -> set[str]:
+        facts: set[str] = set()
+        kinds = {e.kind for e in entities}
+        places = [e for e in entities if e.kind == "place"]
+        if places or "abroad" in kinds:
+            facts.add("overseas")
+        if any(e.attr("route") == "sea" for e in places):
+            facts.add("sea_route")
+        if money_hits or any(e.kind == "money" and e.attr("role") in ("fee", "deposit") for e in entities):
+            facts.add("money_asked")
+        if "company" not in kinds and "licence" not in kinds:
+            facts.add("no_named_employer")
+        if kinds & {"zalo", "telegram", "facebook", "handle"} or any(t.norm in CHAT_WORDS for t in tokens):
+            facts.add("chat_contact")
+        if any(e.kind == "age" and e.attr("form") in ("from", "range") and e.value < 18 for e in entities):
+            facts.add("minor_age")
+        return facts
+
+    # -- hits ----------------------------------------------------------------------------
+
+    def hits(
+        self,
+        raw: str,
+        tokens: list[Token],
+        matches: list[Match],
+        entities: list[Entity],
+    ) -> tuple[list[Hit], set[str]]:
+        """Turn matches into hits: negation, then the facts each sign needs or that raise it,
+        then the detectors. Returns the hits (counted or not, with why) and the facts."""
+        sent_start, clause_start = _boundaries(tokens)
+        words = [t.norm for t in tokens]
+        per_ind: dict[str, list[tuple[Match, Pattern]]] = defaultdict(list)
+        negated: dict[str, list[tuple[Match, str]]] = defaultdict(list)
+        for m in matches:
+            if not m.label.startswith("ind|"):
+                continue
+            ind, pat = self._patterns[m.label]
+            cue = None
+            if ind.negation and words[m.start] not in NEGATION_CUES:
+                cue = _negation(words, tokens, m.start, m.end, sent_start, clause_start)
+            if cue:
+                negated[ind.id].append((m, cue))
+            else:
+                per_ind[ind.id].append((m, pat))
+
+        raw_hits: list[tuple[Indicator, str, list[Span], list[str]]] = []
+        for ind_id, ms in per_ind.items():
+            ind = self.catalogue.indicators[ind_id]
+            spans = _merge([(tokens[m.start].start, tokens[m.end - 1].end) for m, _ in ms], raw)
+            sev = max((p.severity or ind.severity for _, p in ms), key=severity_rank)
+            sources = sorted({f"pattern '{_short(p.source)}' ({p.lang})" for _, p in ms})
+            raw_hits.append((ind, sev, spans, sources[:3]))
+
+        money_hits = {ind.id for ind, *_ in raw_hits if ind.id in MONEY_SIGNS}
+        facts = self.facts(entities, tokens, money_hits)
+
+        # detectors (arithmetic the data cannot say)
+        for det_ind, sev, spans, why in caps.detect(self.catalogue, raw, entities, facts):
+            if det_ind not in self.catalogue.indicators:
+                continue
+            ind = self.catalogue.indicators[det_ind]
+            if det_ind in money_hits or det_ind in MONEY_SIGNS:
+                money_hits.add(det_ind)
+            raw_hits.append((ind, sev, spans, why))
+        if money_hits:
+            facts.add("money_asked")
+
+        # merge per indicator, then apply context
+        merged: dict[str, tuple[Indicator, str, list[Span], list[str]]] = {}
+        for ind, sev, spans, why in raw_hits:
+            if ind.id in merged:
+                _, s0, sp0, w0 = merged[ind.id]
+                sev = max(sev, s0, key=severity_rank)
+                spans = _merge([(s.start, s.end) for s in sp0 + spans], raw)
+                why = w0 + [w for w in why if w not in w0]
+            merged[ind.id] = (ind, sev, spans, why)
+
+        out: list[Hit] = []
+        for ind, sev, spans, why in merged.values():
+            why = list(why)
+            counted = True
+            if ind.requires and not facts.intersection(ind.requires):
+                counted = False
+                why.append(f"not counted: needs {' or '.join(ind.requires)}")
+            else:
+                for when, esc in ind.escalate:
+                    if facts.issuperset(when) and severity_rank(esc) > severity_rank(sev):
+                        why.append(f"raised from {sev} to {esc}: {' + '.join(when)}")
+                        sev = esc
+            out.append(Hit(ind.id, sev, tuple(spans), tuple(why), counted))
+        for ind_id, ms in negated.items():
+            if ind_id in merged:
+                continue
+            spans = _merge([(tokens[m.start].start, tokens[m.end - 1].end) for m, _ in ms], raw)
+            cue = ms[0][1]
+            ind = self.catalogue.indicators[ind_id]
+            out.append(Hit(ind_id, ind.severity, tuple(spans), (f"not counted: negated by '{cue}'",), False))
+        out.sort(key=lambda h: (not h.counted, -severity_rank(h.severity), h.indicator))
+        return out, facts
+
+
+def _short(s: str, n: int = 90) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _anchor(slots: tuple) -> int:
+    """The most selective required slot of words: the anchor the PhraseMatcher looks for."""
+    best, best_len = -1, -1
+    for i, slot in enumerate(slots):
+        if isinstance(slot, frozenset) and () not in slot:
+            shortest = min(len(a) for a in slot)
+            if shortest > best_len:
+                best, best_len = i, shortest
+    if best < 0:
+        raise ValueError("a pattern needs at least one required word")
+    return best
+
+
+def _match_fwd(slots: tuple, i: int, pos: int, words: list[str]) -> int | None:
+    """Match slots[i:] at words[pos:]; the end position (shortest gaps first) or None."""
+    if i == len(slots):
+        return pos
+    slot = slots[i]
+    if slot == NUM:
+        return _match_fwd(slots, i + 1, pos + 1, words) if pos < len(words) and words[pos] == NUM else None
+    if slot[0] == "gap":
+        for k in range(slot[1] + 1):
+            if k and (pos + k - 1 >= len(words) or words[pos + k - 1] == SEP):
+                break
+            end = _match_fwd(slots, i + 1, pos + k, words)
+            if end is not None:
+                return end
+        return None
+    for alt in slot:
+        n = len(alt)
+        if tuple(words[pos:pos + n]) == alt:
+            end = _match_fwd(slots, i + 1, pos + n, words)
+            if end is not None:
+                return end
+    return None
+
+
+def _match_back(slots: tuple, i: int, pos: int, words: list[str]) -> int | None:
+    """Match slots[:i+1] backwards, the last one ending at words[pos]; the start or None."""
+    if i < 0:
+        return pos + 1
+    slot = slots[i]
+    if slot == NUM:
+        return _match_back(slots, i - 1, pos - 1, words) if pos >= 0 and words[pos] == NUM else None
+    if slot[0] == "gap":
+        for k in range(slot[1] + 1):
+            if k and (pos - k + 1 < 0 or words[pos - k + 1] == SEP):
+                break
+            start = _match_back(slots, i - 1, pos - k, words)
+            if start is not None:
+                return start
+        return None
+    for alt in slot:
+        n = len(alt)
+        if n == 0 or (pos - n + 1 >= 0 and tuple(words[pos - n + 1:pos + 1]) == alt):
+            start = _match_back(slots, i - 1, pos - n, words)
+            if start is not None:
+                return start
+    return None
+
+
+def _boundaries(tokens: list[Token]) -> tuple[list[int], list[int]]:
+    sent, clause = [0] * len(tokens), [0] * len(tokens)
+    s = c = 0
+    for i, t in enumerate(tokens):
+        if t.kind == "sep":
+            s = c = i + 1
+        elif t.clause:
+            c = i
+        sent[i], clause[i] = s, c
+    return sent, clause
+
+
+def _negation(words: list[str], tokens: list[Token], start: int, end: int, sent: list[int], clause: list[int]) -> str | None:
+    lo = clause[start]
+    if lo == start and start > 0 and tokens[start - 1].kind != "sep" and start > sent[start]:
+        # a list after a comma inherits the negation of its sentence: "không thu phí môi giới, phí hồ sơ"
+        window = range(max(sent[start], start - 10), start)
+    else:
+        window = range(max(lo, start - 4), start)
+    for j in window:
+        if words[j] in NEGATION_CUES:
+            return tokens[j].norm
+        if j + 1 < len(words) and (words[j], words[j + 1]) in NEGATION_BIGRAMS:
+            return f"{words[j]} {words[j + 1]}"
+    # "phí môi giới: không"
+    if end < len(words) and words[end] == "khong" and (end + 1 == len(words) or words[end + 1] in (SEP, "co", "thu", "mat")):
+        return "khong"
+    return None
+
+
+def _merge(pairs: list[tuple[int, int]], raw: str) -> list[Span]:
+    pairs = sorted(set(pairs))
+    out: list[list[int]] = []
+    for s, e in pairs:
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [Span(s, e, raw[s:e]) for s, e in out]

@@ -1,0 +1,269 @@
+"""Text handling: a folded shadow copy of the raw text with an offset map, and tokens.
+
+Every span the library reports indexes the *raw* input. Matching works on a shadow copy in
+which case, diacritics, compatibility forms (fullwidth or "math bold" letters), zero-width and
+bidi characters no longer matter; :class:`Shadow` maps any shadow span back to the raw text.
+
+Tokens carry a normalised form (``norm``) with chat shorthand expanded ("ko" -> "khong",
+"xkld" -> "xuat khau lao dong"); a token may expand to several words, all pointing at the same
+raw span.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Shadow", "Token", "fold", "shadow", "tokenize", "SHORTHAND", "NUMBER_SUFFIX"]
+
+# Characters removed outright (zero output): zero-width, soft hyphen, bidi controls, BOM.
+_DROP = set(
+    "\u00ad\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+
+
+def _fold_char(ch: str) -> str:
+    """The folded form of one character: may be '', one or several characters."""
+    if ch in _DROP:
+        return ""
+    if ch in "đĐ":
+        return "d"
+    decomposed = unicodedata.normalize("NFKD", ch)
+    out = "".join(c for c in decomposed if not unicodedata.combining(c))
+    out = out.replace("đ", "d").replace("Đ", "D").lower()
+    if ch.isspace():
+        return "\n" if ch in "\n\r\u2028\u2029\x0b\x0c\x85" else " "
+    if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t":
+        return " "
+    return out
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
+    """A str.translate table for every character that folds to exactly one character, and a
+    regex that finds the characters that do not (they need the slow path)."""
+    table: dict[int, str] = {}
+    special: list[str] = []
+    ranges = [(0, 0x3000), (0xFF00, 0xFFF0), (0x1D400, 0x1D800)]
+    for lo, hi in ranges:
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            out = _fold_char(ch)
+            if len(out) == 1:
+                if out != ch:
+                    table[cp] = out
+            else:
+                special.append(ch)
+    # Any other combining mark or format character anywhere in Unicode is also special.
+    cls = "".join(re.escape(c) for c in special)
+    return table, re.compile(f"[{cls}\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """The raw text, its folded shadow and the map between them.
+
+    ``starts[i]`` is the raw index of the character that produced shadow character ``i``;
+    ``ends[i]`` the raw index just after it (combining marks that follow are absorbed).
+    Both are ``None`` when the shadow is aligned one to one with the raw text.
+    """
+
+    raw: str
+    text: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def to_raw(self, start: int, end: int) -> tuple[int, int]:
+        """Map a shadow span to the raw span that produced it."""
+        if self.starts is None:
+            return start, end
+        if end <= start:
+            pos = self.starts[start] if start < len(self.starts) else len(self.raw)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]  # type: ignore[index]
+
+
+def fold(text: str) -> str:
+    """Fold a text for matching: lower case, no diacritics, đ -> d, compatibility forms
+    decomposed, invisible characters removed. Idempotent."""
+    return shadow(text).text
+
+
+def shadow(raw: str) -> Shadow:
+    table, special = _tables()
+    if special.search(raw) is None:
+        return Shadow(raw, raw.translate(table))
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(raw):
+        f = _fold_char(ch)
+        if not f:
+            # A combining mark (decomposed input) belongs to the previous character.
+            if ends and unicodedata.combining(ch):
+                ends[-1] = i + 1
+            continue
+        for c in f:
+            out.append(c)
+            starts.append(i)
+            ends.append(i + 1)
+    return Shadow(raw, "".join(out), tuple(starts), tuple(ends))
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+# Chat shorthand, expanded wherever it stands alone as a word.
+SHORTHAND: dict[str, str] = {
+    "ko": "khong", "k": "khong", "hok": "khong", "hk": "khong", "khg": "khong", "hem": "khong",
+    "lg": "luong", "luongg": "luong",
+    "ib": "inbox", "inb": "inbox", "ibx": "inbox",
+    "kb": "ket ban", "lh": "lien he", "lhe": "lien he",
+    "tele": "telegram", "tl": "telegram", "zl": "zalo", "fb": "facebook", "face": "facebook",
+    "bc": "bang cap", "pv": "phong van", "hc": "ho chieu", "vmb": "ve may bay",
+    "xkld": "xuat khau lao dong", "xk": "xuat khau",
+    "tts": "thuc tap sinh", "dh": "don hang", "ld": "lao dong", "cty": "cong ty",
+    "hd": "hop dong", "sdt": "so dien thoai", "dt": "dien thoai",
+    "stk": "so tai khoan", "ck": "chuyen khoan", "dc": "duoc", "vs": "voi",
+    "nc": "nuoc", "ng": "nguoi", "ngta": "nguoi ta",
+    "ctv": "cong tac vien", "kn": "kinh nghiem",
+    "tn": "thu nhap", "tnhap": "thu nhap", "mn": "moi nguoi", "xc": "xuat canh", "dlich": "du lich",
+}
+
+# Words that change meaning after a number: "15tr", "7 củ", "500k", "40M", "500.000đ".
+NUMBER_SUFFIX: dict[str, str] = {
+    "tr": "trieu", "cu": "trieu", "m": "trieu", "trieu": "trieu",
+    "k": "nghin", "ngan": "nghin", "nghin": "nghin", "ty": "ty", "ti": "ty",
+    "d": "dong", "dong": "dong", "vnd": "dong", "do": "usd", "dola": "usd", "usd": "usd",
+    "th": "thang", "thg": "thang", "eur": "eur", "euro": "eur", "yen": "yen", "man": "man",
+}
+# After "/" ("15tr/th", "500k/ng").
+SLASH_SUFFIX: dict[str, str] = {
+    "th": "thang", "thg": "thang", "t": "thang", "ng": "ngay", "n": "ngay", "h": "gio",
+    "ngay": "ngay", "thang": "thang", "gio": "gio", "nam": "nam",
+}
+SYMBOLS: dict[str, str] = {"$": "usd", "€": "eur", "¥": "yen", "₫": "dong", "%": "phan tram"}
+
+# A token: a number (or a number range), a run of letters, or one other visible character.
+_NUM = r"\d+(?:[.,]\d+)*"
+_TOKEN_RE = re.compile(
+    rf"(?P<num>{_NUM}(?:[ \t]*[-–~][ \t]*{_NUM})?)"
+    r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)?)"
+    r"|(?P<nl>\n)"
+    r"|(?P<sym>[^\w\s])"
+)
+# Runs of single letters separated by one dot, dash, space, star or underscore: "v.i.e.c", "z a l o".
+_SPACED_RE = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][.\-_* ]){2,}[^\W\d_](?![^\W\d_])")
+_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+
+BOUNDARY_SYMBOLS = frozenset(".!?;\n•●▪■◆★☆✅✔✓❌➡→⭐️🔥📌👉📞☎📱💰💵")
+CLAUSE_SYMBOLS = frozenset(",:()[]|")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One normalised word (or placeholder) with the raw span it came from.
+
+    ``kind`` is ``word``, ``num`` or ``sep`` (a sentence boundary); ``clause`` is True when a
+    clause or sentence break stands right before the token.
+    """
+
+    norm: str
+    start: int
+    end: int
+    kind: str
+    clause: bool = False
+
+
+@lru_cache(maxsize=65536)
+def _segment(run: str, vocab: frozenset[str]) -> tuple[str, ...] | None:
+    """Split a run of letters glued together ("vieclamnhe") into vocabulary words, or None."""
+    n = len(run)
+    if n > 40:
+        return None
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(min(n, i + 8), i, -1):
+            piece = run[i:j]
+            if piece in vocab and (best[j] is None or len(best[j]) > len(best[i]) + 1):  # type: ignore[arg-type]
+                best[j] = best[i] + [piece]  # type: ignore[operator]
+    return tuple(best[n]) if best[n] is not None else None
+
+
+def tokenize(sh: Shadow, vocab: frozenset[str] = frozenset()) -> list[Token]:
+    """Tokens of a shadow text with norms: shorthand expanded, numbers merged with ranges,
+    dotted or spaced-out letters joined, glued words split on the given vocabulary."""
+    text = sh.text
+    # Join s.p.a.c.e.d letters in a copy of the same length (replace separators by a mark
+    # the word regex accepts inside a run), so offsets stay valid.
+    if _SPACED_RE.search(text):
+        text = _SPACED_RE.sub(lambda m: re.sub(r"[.\-_* ]", "\u02b9", m.group(0)), text)
+    out: list[Token] = []
+    prev_kind = "sep"
+    prev_raw = ""
+    clause = True
+    for m in _TOKEN_RE.finditer(text):
+        kind = m.lastgroup
+        s, e = m.span()
+        rs, re_ = sh.to_raw(s, e)
+        if kind == "num":
+            out.append(Token("<num>", rs, re_, "num", clause))
+            clause = False
+            prev_kind, prev_raw = "num", m.group(0)
+            continue
+        if kind == "nl":
+            out.append(Token("<p>", rs, re_, "sep", True))
+            clause = True
+            prev_kind, prev_raw = "sep", "\n"
+            continue
+        if kind == "sym":
+            ch = m.group(0)
+            if ch in SYMBOLS:
+                for w in SYMBOLS[ch].split():
+                    out.append(Token(w, rs, re_, "word", clause))
+                    clause = False
+                prev_kind, prev_raw = "word", ch
+            elif ch in BOUNDARY_SYMBOLS or unicodedata.category(ch) == "So":
+                if out and out[-1].kind != "sep":
+                    out.append(Token("<p>", rs, re_, "sep", True))
+                clause = True
+                prev_kind, prev_raw = "sep", ch
+            else:
+                if ch in CLAUSE_SYMBOLS:
+                    clause = True
+                prev_kind, prev_raw = "sym", ch
+            continue
+        word = m.group(0)
+        joined = "\u02b9" in word
+        if joined:
+            word = word.replace("\u02b9", "")
+        if word not in vocab and _REPEAT_RE.search(word):
+            word = _REPEAT_RE.sub(r"\1", word)
+        if prev_kind == "num" and word in NUMBER_SUFFIX:
+            norm = NUMBER_SUFFIX[word]
+        elif prev_raw == "/" and word in SLASH_SUFFIX:
+            norm = SLASH_SUFFIX[word]
+        elif word in SHORTHAND:
+            norm = SHORTHAND[word]
+        elif vocab and word not in vocab and (joined or 8 <= len(word)) and (seg := _segment(word, vocab)):
+            norm = " ".join(seg)
+        else:
+            norm = word
+        for w in norm.split():
+            out.append(Token(w, rs, re_, "word", clause))
+            clause = False
+        prev_kind, prev_raw = "word", word
+    return out
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of a text (patterns are compiled through this, so a pattern and
+    the text it should match are normalised the same way)."""
+    return [t.norm for t in tokenize(shadow(text)) if t.kind != "sep"]
