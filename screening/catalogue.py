@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 
 from .errors import PatternSyntaxError, RuleFileError
-from .text import words
+from .text import fold, words
 from .types import SEVERITIES
 
 __all__ = ["Catalogue", "Indicator", "Pattern", "Place", "compile_pattern", "default_rules_dir"]
@@ -41,6 +42,10 @@ class Pattern:
     # The same pattern as slots, for patterns with {num} or {gap}: each slot is a frozenset of
     # word tuples (alternatives; () when optional), "<num>", or ("gap", n).
     slots: tuple = ()
+    # folded word -> the spellings with diacritics the pattern uses (None: written without).
+    # When the ad writes a word with diacritics, they must agree: "tiền cò" is a broker's fee,
+    # "ưu tiên có" is not, though both fold to "tien co".
+    accents: dict = field(default_factory=dict)
 
     @property
     def is_phrase(self) -> bool:
@@ -70,6 +75,7 @@ class Indicator:
     negation: bool
     detectors: tuple[str, ...]
     patterns: tuple[Pattern, ...]
+    excludes: tuple[Pattern, ...]
     examples_match: tuple[str, ...]
     examples_no_match: tuple[str, ...]
     path: str = ""
@@ -238,6 +244,14 @@ def load_indicator(path: Path) -> Indicator | None:
                 patterns.append(compile_pattern(src, lang, sev))
             except PatternSyntaxError as exc:
                 raise PatternSyntaxError(path, f"patterns.{lang}[{j}] {src!r}: {exc.message}", rule) from None
+    excludes: list[Pattern] = []
+    for j, src in enumerate(doc.get("exclude") or ()):
+        if not isinstance(src, str):
+            raise RuleFileError(path, f"exclude[{j}] must be a string", rule)
+        try:
+            excludes.append(compile_pattern(src, "any", None))
+        except PatternSyntaxError as exc:
+            raise PatternSyntaxError(path, f"exclude[{j}] {src!r}: {exc.message}", rule) from None
     if not patterns and not detectors:
         raise RuleFileError(path, "an indicator needs patterns or detectors", rule)
     ex = doc.get("examples") or {}
@@ -261,6 +275,7 @@ def load_indicator(path: Path) -> Indicator | None:
         negation=bool(ctx.get("negation", True)),
         detectors=detectors,
         patterns=tuple(patterns),
+        excludes=tuple(excludes),
         examples_match=match,
         examples_no_match=no_match,
         path=str(path),
@@ -307,7 +322,7 @@ def compile_pattern(source: str, lang: str = "vi", severity: str | None = None) 
         compiled = _slots(slots)
         if not any(isinstance(x, frozenset) and () not in x for x in compiled):
             raise PatternSyntaxError("pattern", "a pattern needs at least one required word or group")
-        return Pattern(source, lang, severity, (), compiled)
+        return Pattern(source, lang, severity, (), compiled, _accents(source))
     sequences: list[tuple[Item, ...]] = []
     seen = set()
     for combo in itertools.product(*slots):
@@ -328,7 +343,15 @@ def compile_pattern(source: str, lang: str = "vi", severity: str | None = None) 
         if key not in seen:
             seen.add(key)
             sequences.append(key)
-    return Pattern(source, lang, severity, tuple(sequences), ())
+    return Pattern(source, lang, severity, tuple(sequences), (), _accents(source))
+
+
+def _accents(source: str) -> dict[str, frozenset]:
+    forms: dict[str, set] = {}
+    for w in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", source).lower()):
+        f = fold(w)
+        forms.setdefault(f, set()).add(w if w != f else None)
+    return {k: frozenset(v) for k, v in forms.items()}
 
 
 def _slots(raw_slots: list[list[str]]) -> tuple:

@@ -26,19 +26,39 @@ def sha256_file(path: Path) -> str:
 
 
 class Classifier:
-    """A loaded model: ``pipeline`` is the fitted scikit-learn Pipeline (see training/)."""
+    """A loaded model: ``pipeline`` is the fitted scikit-learn Pipeline of training/train.py
+    (features → calibrated logistic regression). ``predict`` transforms once and also returns
+    the n-grams that pushed the decision (feature value × mean coefficient)."""
 
     def __init__(self, pipeline: Any, metadata: dict[str, Any]):
         self.pipeline = pipeline
         self.metadata = metadata
         self.version = metadata.get("version", "unknown")
+        self._features = pipeline.named_steps["features"]
+        self._clf = pipeline.named_steps["clf"]
+        import numpy as np
 
-    def predict(self, text: str, hits: Any = None):
+        coefs = [c.estimator.coef_[0] for c in self._clf.calibrated_classifiers_]
+        self._coef = np.mean(coefs, axis=0)
+        names: list[str] = []
+        for name, step in self._features.transformer_list:
+            if name == "rules":
+                names += list(step.get_feature_names_out())
+            else:
+                prefix = "" if name == "words" else "~"
+                names += [prefix + n for n in step.named_steps["tfidf"].get_feature_names_out()]
+        self._names = names
+
+    def predict(self, text: str, hits: Any = ()):
         from .types import ClassifierResult
 
-        p = float(self.pipeline.predict_proba([text])[0][1])
-        explain = getattr(self.pipeline, "explain", None)
-        feats = tuple(explain(text)) if callable(explain) else ()
+        rec = {"text": text, "hits": [(h.indicator, h.severity) for h in hits if h.counted]}
+        X = self._features.transform([rec])
+        p = float(self._clf.predict_proba(X)[0][1])
+        row = X.tocsr()
+        contrib = row.data * self._coef[row.indices]
+        order = contrib.argsort()[::-1][:8]
+        feats = tuple((self._names[row.indices[i]], float(contrib[i])) for i in order if contrib[i] > 0)
         return ClassifierResult(p, feats, self.version)
 
 

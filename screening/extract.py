@@ -153,10 +153,11 @@ def extract_phones(sh: Shadow) -> list[Entity]:
     return out
 
 
-_EMAIL_RE = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}")
-_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'()]+")
+# Possessive quantifiers and look-behinds keep every pattern here linear in the text length.
+_EMAIL_RE = re.compile(r"(?<![a-z0-9._%+\-])[a-z0-9._%+\-]{1,64}+@[a-z0-9\-]{1,63}+(?:\.[a-z0-9\-]{1,63}+){0,6}\.[a-z]{2,24}\b")
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'()]{1,2000}+")
 _DOMAIN_RE = re.compile(
-    r"(?<![\w@.\-])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+    r"(?<![\w@.\-])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.){1,6}"
     r"(?:vn|com|net|org|info|xyz|top|online|site|asia|biz|co|me|io|store|shop|club|cc|link|pro|app|vip|work|jobs)"
     r"(?![\w\-])(?:/[^\s<>\"'()]*)?"
 )
@@ -305,7 +306,7 @@ _COMPANY_HEAD = re.compile(
     r"(?:cong ty|cty|ctcp|tap doan|doanh nghiep|trung tam)\s(?:(?:tnhh|co phan|cp|trach nhiem huu han)\s)?"
     r"(?:(?:mot|hai) thanh vien\s)?"
 )
-_COMPANY_EN = re.compile(r"([A-Z][\w&\-]*(?:\s[A-Z][\w&\-]*){0,5})\s(?:Co\.,?\s?Ltd|Company Limited|JSC|Corporation|Corp\.?|Ltd\.?|Inc\.?|Group)\b")
+_COMPANY_EN = re.compile(r"(?<![\w&\-])([A-Z][\w&\-]{0,40}+(?:\s[A-Z][\w&\-]{0,40}+){0,5})\s(?:Co\.,?\s?Ltd|Company Limited|JSC|Corporation|Corp\.?|Ltd\.?|Inc\.?|Group)\b")
 _GENERIC_AFTER = re.compile(r"(?:chung toi|minh|em|anh|chi|toi|ben|uy tin|lon|nuoc ngoai|ben kia|do|nay|cua|se|dang|tuyen|can|co)\b")
 
 

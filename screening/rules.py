@@ -9,6 +9,7 @@ other word: the vocabulary stays the catalogue's, however many ads pass through.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
@@ -19,7 +20,7 @@ from spacy.vocab import Vocab
 
 from . import caps
 from .catalogue import Catalogue, Indicator, Pattern
-from .text import Token
+from .text import Token, fold
 from .types import Entity, Hit, Span, severity_rank
 
 __all__ = ["RuleEngine", "Match", "NEGATION_CUES"]
@@ -50,12 +51,10 @@ class RuleEngine:
         for ind in catalogue.indicators.values():
             for k, pat in enumerate(ind.patterns):
                 label = f"ind|{ind.id}|{k}"
-                self._patterns[label] = (ind, pat)
-                if pat.is_phrase:
-                    phrase_specs[label].extend(list(seq) for seq in pat.sequences)  # type: ignore[misc]
-                else:
-                    slot_specs[label] = pat.slots
-                vocab_words.update(pat.words)
+                self._add_pattern(label, ind, pat, phrase_specs, slot_specs, vocab_words)
+            for k, pat in enumerate(ind.excludes):
+                self._add_pattern(f"exc|{ind.id}|{k}", ind, pat, phrase_specs, slot_specs, vocab_words)
+
         for place in catalogue.places:
             for name in place.names:
                 phrase_specs[f"place|{place.key}|{len(name)}"].append(list(name))
@@ -85,6 +84,14 @@ class RuleEngine:
             slots = tuple(tuple(sorted(x, key=len, reverse=True)) if isinstance(x, frozenset) else x for x in slots)
             self._anchored[key] = (label, slots, idx)
             self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx]])
+
+    def _add_pattern(self, label, ind, pat, phrase_specs, slot_specs, vocab_words) -> None:
+        self._patterns[label] = (ind, pat)
+        if pat.is_phrase:
+            phrase_specs[label].extend(list(seq) for seq in pat.sequences)
+        else:
+            slot_specs[label] = pat.slots
+        vocab_words.update(pat.words)
 
     # -- matching ------------------------------------------------------------------------
 
@@ -168,12 +175,21 @@ class RuleEngine:
         then the detectors. Returns the hits (counted or not, with why) and the facts."""
         sent_start, clause_start = _boundaries(tokens)
         words = [t.norm for t in tokens]
+        shared = _shared_spans(tokens)
         per_ind: dict[str, list[tuple[Match, Pattern]]] = defaultdict(list)
         negated: dict[str, list[tuple[Match, str]]] = defaultdict(list)
+        excluded: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for m in matches:
+            if m.label.startswith("exc|"):
+                excluded[m.label.split("|")[1]].append((m.start, m.end))
         for m in matches:
             if not m.label.startswith("ind|"):
                 continue
             ind, pat = self._patterns[m.label]
+            if any(s < m.end and m.start < e for s, e in excluded.get(ind.id, ())):
+                continue  # an exclusion of the rule covers this match ("ưu tiên có")
+            if not _accents_agree(raw, tokens, m.start, m.end, pat.accents, shared):
+                continue
             cue = None
             if ind.negation and words[m.start] not in NEGATION_CUES:
                 cue = _negation(words, tokens, m.start, m.end, sent_start, clause_start)
@@ -236,6 +252,35 @@ class RuleEngine:
             out.append(Hit(ind_id, ind.severity, tuple(spans), (f"not counted: negated by '{cue}'",), False))
         out.sort(key=lambda h: (not h.counted, -severity_rank(h.severity), h.indicator))
         return out, facts
+
+
+def _shared_spans(tokens: list[Token]) -> set[tuple[int, int]]:
+    """Raw spans that produced more than one word (shorthand expansions, glued words)."""
+    seen: set[tuple[int, int]] = set()
+    shared: set[tuple[int, int]] = set()
+    for t in tokens:
+        key = (t.start, t.end)
+        if key in seen:
+            shared.add(key)
+        seen.add(key)
+    return shared
+
+
+def _accents_agree(raw: str, tokens: list[Token], start: int, end: int, accents: dict, shared: set) -> bool:
+    """Where the ad writes a matched word with diacritics, they must be the pattern's."""
+    for t in tokens[start:end]:
+        if t.kind != "word" or (t.start, t.end) in shared:
+            continue
+        forms = accents.get(t.norm)
+        if not forms or None in forms:
+            continue
+        w = unicodedata.normalize("NFC", raw[t.start:t.end]).lower()
+        f = fold(w)
+        if f == w or f != t.norm:
+            continue  # written without diacritics, or shorthand: nothing to compare
+        if w not in forms:
+            return False
+    return True
 
 
 def _short(s: str, n: int = 90) -> str:

@@ -50,7 +50,7 @@ def test_negation_drops_the_sign_but_keeps_it_visible(rules_screener, text, indi
 
 
 def test_context_sign_counts_only_with_an_overseas_destination(rules_screener):
-    home = rules_screener.screen("Tuyển gấp, xuất cảnh ngay trong tuần, không cần bằng cấp, không cần phỏng vấn")
+    home = rules_screener.screen("Tuyển gấp, đi làm ngay trong tuần, không cần bằng cấp, không cần phỏng vấn")
     abroad = rules_screener.screen("Đi Nhật: xuất cảnh ngay trong tuần, không cần bằng cấp, không cần phỏng vấn")
     assert "no_qualification_needed" not in ids(home)
     assert "no_qualification_needed" in ids(abroad)

@@ -1,0 +1,101 @@
+"""Features of the text classifier, as scikit-learn transformers (importable, so a model file
+refers to them by name). The classifier reads records ``{"text": str, "hits": [(id, severity)]}``
+so the rule hits the screener has already computed are features too, not recomputed.
+
+- syllable n-grams on the folded, shorthand-expanded words (``screening.text.words``): the way
+  Vietnamese is written online, with or without diacritics;
+- character n-grams on the folded text (robust to misspellings and glued words);
+- the rule hits, weighted by severity.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from .text import fold, words
+
+__all__ = ["record_words", "record_folded", "RuleHitFeatures", "TextField", "make_features"]
+
+SEVERITY_VALUE = {"low": 0.25, "medium": 0.5, "high": 1.0, "critical": 1.0}
+MAX_CHARS = 4000  # features read the head of very long ads; the rules read all of it
+
+
+def record_words(rec: Any) -> str:
+    text = rec["text"] if isinstance(rec, dict) else str(rec)
+    return " ".join(w for w in words(text[:MAX_CHARS]) if w != "<num>")
+
+
+def record_folded(rec: Any) -> str:
+    text = rec["text"] if isinstance(rec, dict) else str(rec)
+    return fold(text[:MAX_CHARS])
+
+
+def _identity(x: str) -> str:
+    return x
+
+
+def _split(x: str) -> list[str]:
+    return x.split()
+
+
+class TextField(BaseEstimator, TransformerMixin):
+    """Maps records to one string each with a named function (kept by name for pickling)."""
+
+    def __init__(self, field: str = "words"):
+        self.field = field
+
+    def fit(self, X: Iterable[Any], y: Any = None) -> "TextField":
+        return self
+
+    def transform(self, X: Iterable[Any]) -> list[str]:
+        fn = record_words if self.field == "words" else record_folded
+        return [fn(r) for r in X]
+
+
+class RuleHitFeatures(BaseEstimator, TransformerMixin):
+    """One column per indicator id, valued by the severity of its hit (0 when absent)."""
+
+    def __init__(self, indicators: tuple[str, ...] = ()):
+        self.indicators = indicators
+
+    def fit(self, X: Iterable[Any], y: Any = None) -> "RuleHitFeatures":
+        self.index_ = {ind: i for i, ind in enumerate(self.indicators)}
+        return self
+
+    def transform(self, X: Iterable[Any]) -> sparse.csr_matrix:
+        rows, cols, vals = [], [], []
+        n = 0
+        for i, rec in enumerate(X):
+            n = i + 1
+            hits = rec.get("hits", ()) if isinstance(rec, dict) else ()
+            for ind, sev in hits:
+                j = self.index_.get(ind)
+                if j is not None:
+                    rows.append(i)
+                    cols.append(j)
+                    vals.append(SEVERITY_VALUE.get(sev, 0.5))
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(n, len(self.index_)), dtype=np.float64)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.array([f"rule:{i}" for i in self.indicators], dtype=object)
+
+
+def make_features(indicators: tuple[str, ...], *, char_ngrams: tuple[int, int] = (2, 4), max_features: int = 40000) -> FeatureUnion:
+    words_vec = Pipeline([
+        ("field", TextField("words")),
+        ("tfidf", TfidfVectorizer(analyzer="word", tokenizer=_split, preprocessor=_identity, token_pattern=None,
+                                  lowercase=False, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                  max_features=max_features, dtype=np.float32)),
+    ])
+    chars_vec = Pipeline([
+        ("field", TextField("folded")),
+        ("tfidf", TfidfVectorizer(analyzer="char_wb", preprocessor=_identity, lowercase=False, ngram_range=char_ngrams,
+                                  min_df=3, sublinear_tf=True, max_features=max_features, dtype=np.float32)),
+    ])
+    return FeatureUnion([("words", words_vec), ("chars", chars_vec), ("rules", RuleHitFeatures(indicators))])

@@ -1,0 +1,219 @@
+"""Rebuild the shipped classifier: ``python -m training.train [--version V] [--reviews FILE]``.
+
+Reproducible: fixed seeds, grouped splits (by corpus family, source article, or posting firm /
+text head), one scikit-learn Pipeline (features → calibrated logistic regression). The model is
+saved with joblib under models/<version>/ with metadata.json (sha256 of the file, hashes of the
+training data, library versions, metrics) and MODEL_CARD.md; models/CURRENT names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from training.data import (
+    OTHER_BOARDS,
+    ROOT,
+    TARGET_BOARDS,
+    Example,
+    corpus_examples,
+    data_hashes,
+    log,
+    posting_examples,
+    real_quote_examples,
+    source_files,
+)
+
+SEED = 0
+MODELS = ROOT / "models"
+
+
+def split_groups(groups: list[str], test_size: float, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import GroupShuffleSplit
+
+    gss = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    tr, te = next(gss.split(np.zeros(len(groups)), groups=groups))
+    return tr, te
+
+
+def records(screener, examples: list[Example]) -> list[dict]:
+    out = []
+    for ex in examples:
+        hits, _, _ = screener.analyze_rules(ex.text)
+        out.append({"text": ex.text, "hits": [(h.indicator, h.severity) for h in hits if h.counted]})
+    return out
+
+
+def review_examples(path: Path) -> list[Example]:
+    """Decisions recorded in the service (GET /v1/export?format=jsonl): confirmed → risky,
+    dismissed → ordinary; other decisions are left out."""
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            decision = d.get("decision") or d.get("status")
+            if decision not in ("confirmed", "dismissed") or not d.get("text"):
+                continue
+            out.append(Example(d["text"], int(decision == "confirmed"), f"review:{d.get('id')}", "reviews", str(d.get("id"))))
+    return out
+
+
+def build_pipeline(indicators: tuple[str, ...], cv):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from screening.features import make_features
+
+    lr = LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000, random_state=SEED)
+    return Pipeline([
+        ("features", make_features(indicators)),
+        ("clf", CalibratedClassifierCV(lr, method="sigmoid", cv=cv)),
+    ])
+
+
+def weak_label(screener, examples: list[Example]) -> tuple[list[Example], Counter]:
+    """Real postings are the ordinary class, except where the rules fire strongly: two high
+    signs or a critical one make a weak 'risky' label; a flagged posting short of that is left
+    out (neither label can be trusted without a human)."""
+    kept, stats = [], Counter()
+    for ex in examples:
+        a = screener.screen(ex.text)
+        if a.risk_score >= 0.84 or any(h.severity == "critical" for h in a.counted_hits):
+            kept.append(Example(ex.text, 1, ex.group, ex.source, ex.id, ex.lang))
+            stats["weak_risky"] += 1
+        elif a.flagged:
+            stats["left_out_flagged"] += 1
+        else:
+            kept.append(ex)
+            stats["ordinary"] += 1
+    return kept, stats
+
+
+def label_issues(pipeline_factory, recs, y, groups, k: int = 5) -> dict:
+    """Out-of-fold probabilities: risky items the model finds very unlikely and ordinary items
+    it finds very likely are listed (by id) for a human to look at."""
+    from sklearn.model_selection import GroupKFold
+
+    oof = np.zeros(len(y))
+    for tr, te in GroupKFold(n_splits=k).split(recs, y, groups):
+        inner = list(GroupKFold(n_splits=3).split([recs[i] for i in tr], y[tr], [groups[i] for i in tr]))
+        pipe = pipeline_factory(inner)
+        pipe.fit([recs[i] for i in tr], y[tr])
+        oof[te] = pipe.predict_proba([recs[i] for i in te])[:, 1]
+    return {"oof": oof}
+
+
+def assemble(rules, reviews_path: Path | None = None) -> dict:
+    """The labelled examples, their records (text + rule hits), the grouped train/test split and
+    the held-out half of the target boards' postings. Deterministic."""
+    corpus = corpus_examples()
+    quotes = real_quote_examples()
+    target = posting_examples(TARGET_BOARDS)
+    other = posting_examples(OTHER_BOARDS)
+    reviews = review_examples(reviews_path) if reviews_path else []
+    log(f"corpus {len(corpus)} (risky {sum(e.label for e in corpus)}), real quotes {len(quotes)}, "
+        f"target-board postings {len(target)}, other postings {len(other)}, reviews {len(reviews)}")
+    # Half of the target boards' postings (by group) are held out to measure the flagged share.
+    heldout_postings: list[Example] = []
+    train_postings = list(other)
+    if target:
+        ptr, pte = split_groups([e.group for e in target], test_size=0.5)
+        train_postings += [target[i] for i in ptr]
+        heldout_postings = [target[i] for i in pte]
+    weak, weak_stats = weak_label(rules, train_postings)
+    log(f"weak labels on postings: {dict(weak_stats)}")
+    examples = corpus + quotes + weak + reviews
+    y = np.array([e.label for e in examples])
+    groups = [e.group for e in examples]
+    recs = records(rules, examples)
+    tr, te = split_groups(groups, test_size=0.2)
+    log(f"train {len(tr)} (risky {int(y[tr].sum())}), test {len(te)} (risky {int(y[te].sum())}), grouped")
+    return {"examples": examples, "recs": recs, "y": y, "groups": groups, "tr": tr, "te": te,
+            "heldout_postings": heldout_postings, "corpus": corpus, "quotes": quotes, "weak": weak,
+            "reviews": reviews, "weak_stats": weak_stats}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--version", default="clf-v1")
+    ap.add_argument("--reviews", type=Path, help="JSONL export of reviewed items from the service")
+    ap.add_argument("--no-label-check", action="store_true", help="skip the out-of-fold label review")
+    args = ap.parse_args(argv)
+    random.seed(SEED)
+    np.random.seed(SEED)
+
+    from sklearn.model_selection import GroupKFold
+
+    from screening.screener import Screener
+
+    rules = Screener.load(model=False)
+    indicators = tuple(sorted(rules.catalogue.indicators))
+
+    ds = assemble(rules, reviews_path=args.reviews)
+    examples, recs, y, groups, tr, te = ds["examples"], ds["recs"], ds["y"], ds["groups"], ds["tr"], ds["te"]
+    heldout_postings = ds["heldout_postings"]
+    corpus, quotes, weak, reviews = ds["corpus"], ds["quotes"], ds["weak"], ds["reviews"]
+    weak_stats = ds["weak_stats"]
+
+    def factory(cv):
+        return build_pipeline(indicators, cv)
+
+    report: dict = {"weak_labels": dict(weak_stats)}
+    if not args.no_label_check:
+        issues = label_issues(factory, [recs[i] for i in tr], y[tr], [groups[i] for i in tr])
+        oof = issues["oof"]
+        sus_risky = [examples[tr[i]].id for i in range(len(tr)) if y[tr][i] == 1 and oof[i] < 0.1]
+        sus_ord = [examples[tr[i]].id for i in range(len(tr)) if y[tr][i] == 0 and oof[i] > 0.9]
+        report["label_review"] = {"risky_with_p_below_0.1": sus_risky, "ordinary_with_p_above_0.9": sus_ord}
+        log(f"label review: {len(sus_risky)} risky items with p<0.1, {len(sus_ord)} ordinary with p>0.9 (ids in metadata)")
+
+    train_recs = [recs[i] for i in tr]
+    folds = list(GroupKFold(n_splits=5).split(train_recs, y[tr], [groups[i] for i in tr]))
+    pipe = factory(folds)
+    pipe.fit(train_recs, y[tr])
+
+    from training.evaluate import evaluate_model
+
+    metrics = evaluate_model(pipe, rules, [examples[i] for i in te], [recs[i] for i in te], heldout_postings)
+    out_dir = MODELS / args.version
+    out_dir.mkdir(parents=True, exist_ok=True)
+    import joblib
+    import sklearn
+    import spacy
+
+    model_path = out_dir / "model.joblib"
+    joblib.dump(pipe, model_path, compress=3)
+    from screening.classify import sha256_file
+
+    meta = {
+        "version": args.version,
+        "sha256": sha256_file(model_path),
+        "created_by": "python -m training.train",
+        "seed": SEED,
+        "rules_version": rules.catalogue.version,
+        "data": data_hashes(source_files() + ([args.reviews] if args.reviews else [])),
+        "counts": {
+            "corpus": len(corpus), "real_quotes": len(quotes), "postings_train": len(weak), "reviews": len(reviews),
+            "train": int(len(tr)), "test": int(len(te)), "heldout_postings": len(heldout_postings),
+        },
+        "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
+                      "spacy": spacy.__version__, "joblib": joblib.__version__},
+        "metrics": metrics,
+        "report": report,
+    }
+    (out_dir / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (MODELS / "CURRENT").write_text(args.version + "\n", encoding="utf-8")
+    log(f"saved {model_path} ({model_path.stat().st_size / 1e6:.1f} MB), sha256 {meta['sha256'][:12]}…")
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
