@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from .errors import PatternSyntaxError, RuleFileError
-from .text import fold, words
+from .text import accent_key, fold, words
 from .types import SEVERITIES
 
 __all__ = ["Catalogue", "Indicator", "Pattern", "Place", "compile_pattern", "default_rules_dir"]
@@ -350,7 +350,7 @@ def _accents(source: str) -> dict[str, frozenset]:
     forms: dict[str, set] = {}
     for w in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", source).lower()):
         f = fold(w)
-        forms.setdefault(f, set()).add(w if w != f else None)
+        forms.setdefault(f, set()).add(accent_key(w) if w != f else None)
     return {k: frozenset(v) for k, v in forms.items()}
 
 

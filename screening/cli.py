@@ -1,4 +1,4 @@
-"""Command line: ``python -m screening check|scan|examples|rules``."""
+"""Command line: ``python -m screening check|scan|examples|rules|serve|users``."""
 
 from __future__ import annotations
 
@@ -164,6 +164,85 @@ def rules_cmd(rules: RulesOpt = None) -> None:
     typer.echo(f"catalogue {c.version}: {len(c.indicators)} indicators, {len(c.places)} places")
     for ind in c.indicators.values():
         typer.echo(f"  {ind.id:<28} {ind.severity:<8} {len(ind.patterns):>3} patterns  {ind.name['vi']}")
+
+
+# --- the inspector service (service/): imported lazily, the library itself never needs it ------
+
+DbOpt = Annotated[Optional[str], typer.Option("--database-url", help="SQLAlchemy URL (default: SCREENING_DATABASE_URL, else sqlite:///var/screening.db)")]
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,
+    database_url: DbOpt = None,
+    load_examples: Annotated[bool, typer.Option("--load-examples", help="first ingest examples/ads.jsonl (idempotent)")] = False,
+) -> None:
+    """Start the inspector service (API and web pages) with uvicorn."""
+    from service.cli import serve as run
+
+    run(host, port, database_url, load_examples, echo=typer.echo)
+
+
+users_app = typer.Typer(no_args_is_help=True, help="Users of the service and their API keys.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="the user's name")],
+    role: Annotated[str, typer.Option("--role", help="inspector | job_centre | scanner | admin")],
+    database_url: DbOpt = None,
+) -> None:
+    """Create a user; its API key is printed once, as the last line."""
+    from service.cli import add_user
+    from service.db.storage import DuplicateUser
+
+    try:
+        user, key = add_user(name, role, database_url)
+    except (ValueError, DuplicateUser) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created user {user.name!r} (id {user.id}, role {user.role}); the key is shown only this once:")
+    typer.echo(key)
+
+
+@users_app.command("list")
+def users_list(database_url: DbOpt = None) -> None:
+    """List users (never their keys)."""
+    from service.cli import list_users
+
+    for u in list_users(database_url):
+        typer.echo(f"{u.id:>4}  {u.name:<24} {u.role:<11} {'active' if u.active else 'disabled':<9} {u.key_prefix}…")
+
+
+@users_app.command("rotate")
+def users_rotate(name: Annotated[str, typer.Argument()], database_url: DbOpt = None) -> None:
+    """Give a user a new key (the old one stops working); the key is the last line."""
+    from service.cli import rotate_user
+    from service.db.storage import UnknownUser
+
+    try:
+        user, key = rotate_user(name, database_url)
+    except UnknownUser as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"new key for {user.name!r} (role {user.role}); shown only this once:")
+    typer.echo(key)
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument()], database_url: DbOpt = None) -> None:
+    """Disable a user's key."""
+    from service.cli import disable_user
+    from service.db.storage import UnknownUser
+
+    try:
+        disable_user(name, database_url)
+    except UnknownUser as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"disabled {name!r}")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from spacy.vocab import Vocab
 
 from . import caps
 from .catalogue import Catalogue, Indicator, Pattern
-from .text import Token, fold
+from .text import Token, accent_key, fold
 from .types import Entity, Hit, Span, severity_rank
 
 __all__ = ["RuleEngine", "Match", "NEGATION_CUES"]
@@ -82,7 +82,7 @@ class RuleEngine:
             key = f"s|{label}"
             # alternatives longest first, as tuples, so matching does not sort per ad
             slots = tuple(tuple(sorted(x, key=len, reverse=True)) if isinstance(x, frozenset) else x for x in slots)
-            self._anchored[key] = (label, slots, idx)
+            self._anchored[key] = (label, slots, idx, self._patterns[label][1].accents)
             self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx]])
 
     def _add_pattern(self, label, ind, pat, phrase_specs, slot_specs, vocab_words) -> None:
@@ -99,21 +99,33 @@ class RuleEngine:
         vw = self.vocab_words
         return [t.norm if (t.norm in vw or t.kind != "word") else OTHER for t in tokens]
 
-    def match(self, tokens: list[Token]) -> list[Match]:
+    def match(self, tokens: list[Token], raw: str) -> list[Match]:
+        """All matches of patterns, places and "abroad" phrases, as token spans. Where the ad
+        writes a matched word with diacritics they must agree with the pattern's ("tiền cò"
+        is a broker's fee, "ưu tiên có" is not, though both fold to "tien co"); words inside
+        a {gap} are not compared."""
         if not tokens:
             return []
         words = self.doc_words(tokens)
         doc = Doc(self.vocab, words=words)
         strings = self.vocab.strings
+        agree = _Agreement(raw, tokens)
         found = set()
         for mid, s, e in self.phrase_matcher(doc):
             label = strings[mid]
             if label.startswith("s|"):
-                target, slots, idx = self._anchored[label]
-                start = _match_back(slots, idx - 1, s - 1, words)
-                end = _match_fwd(slots, idx + 1, e, words) if start is not None else None
+                target, slots, idx, accents = self._anchored[label]
+                if not all(agree(i, accents) for i in range(s, e)):
+                    continue
+                ok = (lambda i, a=accents: agree(i, a))
+                start = _match_back(slots, idx - 1, s - 1, words, ok)
+                end = _match_fwd(slots, idx + 1, e, words, ok) if start is not None else None
                 if start is not None and end is not None:
                     found.add((target, start, end))
+            elif label in self._patterns:
+                accents = self._patterns[label][1].accents
+                if all(agree(i, accents) for i in range(s, e)):
+                    found.add((label, s, e))
             else:
                 found.add((label, s, e))
         return [Match(lbl, s, e) for lbl, s, e in sorted(found, key=lambda x: (x[1], x[2], x[0]))]
@@ -175,7 +187,6 @@ class RuleEngine:
         then the detectors. Returns the hits (counted or not, with why) and the facts."""
         sent_start, clause_start = _boundaries(tokens)
         words = [t.norm for t in tokens]
-        shared = _shared_spans(tokens)
         per_ind: dict[str, list[tuple[Match, Pattern]]] = defaultdict(list)
         negated: dict[str, list[tuple[Match, str]]] = defaultdict(list)
         excluded: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -188,8 +199,6 @@ class RuleEngine:
             ind, pat = self._patterns[m.label]
             if any(s < m.end and m.start < e for s, e in excluded.get(ind.id, ())):
                 continue  # an exclusion of the rule covers this match ("ưu tiên có")
-            if not _accents_agree(raw, tokens, m.start, m.end, pat.accents, shared):
-                continue
             cue = None
             if ind.negation and words[m.start] not in NEGATION_CUES:
                 cue = _negation(words, tokens, m.start, m.end, sent_start, clause_start)
@@ -254,33 +263,40 @@ class RuleEngine:
         return out, facts
 
 
-def _shared_spans(tokens: list[Token]) -> set[tuple[int, int]]:
-    """Raw spans that produced more than one word (shorthand expansions, glued words)."""
-    seen: set[tuple[int, int]] = set()
-    shared: set[tuple[int, int]] = set()
-    for t in tokens:
-        key = (t.start, t.end)
-        if key in seen:
-            shared.add(key)
-        seen.add(key)
-    return shared
+class _Agreement:
+    """Compares the diacritics of a token with a pattern's spelling (lazily, per ad)."""
 
+    def __init__(self, raw: str, tokens: list[Token]):
+        self.raw = raw
+        self.tokens = tokens
+        self.keys: dict[int, str | None] = {}
+        seen: set[tuple[int, int]] = set()
+        self.shared: set[tuple[int, int]] = set()  # raw spans that gave several words
+        for t in tokens:
+            key = (t.start, t.end)
+            if key in seen:
+                self.shared.add(key)
+            seen.add(key)
 
-def _accents_agree(raw: str, tokens: list[Token], start: int, end: int, accents: dict, shared: set) -> bool:
-    """Where the ad writes a matched word with diacritics, they must be the pattern's."""
-    for t in tokens[start:end]:
-        if t.kind != "word" or (t.start, t.end) in shared:
-            continue
-        forms = accents.get(t.norm)
+    def key(self, i: int) -> str | None:
+        if i in self.keys:
+            return self.keys[i]
+        t = self.tokens[i]
+        k = None
+        if t.kind == "word" and (t.start, t.end) not in self.shared:
+            w = self.raw[t.start:t.end].lower()
+            f = fold(w)
+            if f != w and f == t.norm:  # written with diacritics, not shorthand
+                k = accent_key(w)
+        self.keys[i] = k
+        return k
+
+    def __call__(self, i: int, accents: dict) -> bool:
+        forms = accents.get(self.tokens[i].norm)
         if not forms or None in forms:
-            continue
-        w = unicodedata.normalize("NFC", raw[t.start:t.end]).lower()
-        f = fold(w)
-        if f == w or f != t.norm:
-            continue  # written without diacritics, or shorthand: nothing to compare
-        if w not in forms:
-            return False
-    return True
+            return True
+        k = self.key(i)
+        return k is None or k in forms
 
 
 def _short(s: str, n: int = 90) -> str:
@@ -300,49 +316,49 @@ def _anchor(slots: tuple) -> int:
     return best
 
 
-def _match_fwd(slots: tuple, i: int, pos: int, words: list[str]) -> int | None:
+def _match_fwd(slots: tuple, i: int, pos: int, words: list[str], ok) -> int | None:
     """Match slots[i:] at words[pos:]; the end position (shortest gaps first) or None."""
     if i == len(slots):
         return pos
     slot = slots[i]
     if slot == NUM:
-        return _match_fwd(slots, i + 1, pos + 1, words) if pos < len(words) and words[pos] == NUM else None
+        return _match_fwd(slots, i + 1, pos + 1, words, ok) if pos < len(words) and words[pos] == NUM else None
     if slot[0] == "gap":
         for k in range(slot[1] + 1):
             if k and (pos + k - 1 >= len(words) or words[pos + k - 1] == SEP):
                 break
-            end = _match_fwd(slots, i + 1, pos + k, words)
+            end = _match_fwd(slots, i + 1, pos + k, words, ok)
             if end is not None:
                 return end
         return None
     for alt in slot:
         n = len(alt)
-        if tuple(words[pos:pos + n]) == alt:
-            end = _match_fwd(slots, i + 1, pos + n, words)
+        if tuple(words[pos:pos + n]) == alt and all(ok(pos + j) for j in range(n)):
+            end = _match_fwd(slots, i + 1, pos + n, words, ok)
             if end is not None:
                 return end
     return None
 
 
-def _match_back(slots: tuple, i: int, pos: int, words: list[str]) -> int | None:
+def _match_back(slots: tuple, i: int, pos: int, words: list[str], ok) -> int | None:
     """Match slots[:i+1] backwards, the last one ending at words[pos]; the start or None."""
     if i < 0:
         return pos + 1
     slot = slots[i]
     if slot == NUM:
-        return _match_back(slots, i - 1, pos - 1, words) if pos >= 0 and words[pos] == NUM else None
+        return _match_back(slots, i - 1, pos - 1, words, ok) if pos >= 0 and words[pos] == NUM else None
     if slot[0] == "gap":
         for k in range(slot[1] + 1):
             if k and (pos - k + 1 < 0 or words[pos - k + 1] == SEP):
                 break
-            start = _match_back(slots, i - 1, pos - k, words)
+            start = _match_back(slots, i - 1, pos - k, words, ok)
             if start is not None:
                 return start
         return None
     for alt in slot:
         n = len(alt)
-        if n == 0 or (pos - n + 1 >= 0 and tuple(words[pos - n + 1:pos + 1]) == alt):
-            start = _match_back(slots, i - 1, pos - n, words)
+        if n == 0 or (pos - n + 1 >= 0 and tuple(words[pos - n + 1:pos + 1]) == alt and all(ok(pos - n + 1 + j) for j in range(n))):
+            start = _match_back(slots, i - 1, pos - n, words, ok)
             if start is not None:
                 return start
     return None
@@ -360,18 +376,24 @@ def _boundaries(tokens: list[Token]) -> tuple[list[int], list[int]]:
     return sent, clause
 
 
+# "không cần X", "không yêu cầu X" deny a requirement, not a charge: they do not carry over a comma.
+_NOT_DENIALS = frozenset({"can", "yeu", "need", "needed", "require", "required", "phan", "gioi", "qua"})
+
+
 def _negation(words: list[str], tokens: list[Token], start: int, end: int, sent: list[int], clause: list[int]) -> str | None:
     lo = clause[start]
-    if lo == start and start > 0 and tokens[start - 1].kind != "sep" and start > sent[start]:
-        # a list after a comma inherits the negation of its sentence: "không thu phí môi giới, phí hồ sơ"
-        window = range(max(sent[start], start - 10), start)
-    else:
-        window = range(max(lo, start - 4), start)
-    for j in window:
+    for j in range(max(lo, start - 4), start):
         if words[j] in NEGATION_CUES:
             return tokens[j].norm
         if j + 1 < len(words) and (words[j], words[j + 1]) in NEGATION_BIGRAMS:
             return f"{words[j]} {words[j + 1]}"
+    if lo == start and start > sent[start] and tokens[start - 1].kind != "sep":
+        # a list after a comma carries the denial of the clause before it:
+        # "không thu phí môi giới, phí hồ sơ" — but not "không cần kinh nghiệm, giữ hộ chiếu"
+        prev_lo = clause[start - 1]
+        for j in range(prev_lo, start):
+            if words[j] in NEGATION_CUES and not (j + 1 < len(words) and words[j + 1] in _NOT_DENIALS):
+                return tokens[j].norm
     # "phí môi giới: không"
     if end < len(words) and words[end] == "khong" and (end + 1 == len(words) or words[end + 1] in (SEP, "co", "thu", "mat")):
         return "khong"

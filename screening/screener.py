@@ -55,7 +55,7 @@ class Screener:
         """The rules half of the chain: (hits, entities, facts)."""
         sh = shadow(text)
         tokens = tokenize(sh, self.engine.vocab_words)
-        matches = self.engine.match(tokens)
+        matches = self.engine.match(tokens, text)
         entities = extract(sh) + self.engine.places(text, tokens, matches)
         entities.sort(key=lambda e: (e.span.start, e.span.end, e.kind))
         hits, facts = self.engine.hits(text, tokens, matches, entities)

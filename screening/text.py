@@ -16,7 +16,17 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Shadow", "Token", "fold", "shadow", "tokenize", "SHORTHAND", "NUMBER_SUFFIX"]
+__all__ = ["Shadow", "Token", "fold", "shadow", "tokenize", "accent_key", "SHORTHAND", "NUMBER_SUFFIX"]
+
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def accent_key(word: str) -> str:
+    """A word's diacritics in a form that ignores where the tone mark sits: old and new
+    placements ("uỷ"/"ủy", "hoà"/"hòa", "khoẻ"/"khỏe") give the same key."""
+    d = unicodedata.normalize("NFD", word.lower())
+    tones = "".join(sorted(c for c in d if c in _TONE_MARKS))
+    return unicodedata.normalize("NFC", "".join(c for c in d if c not in _TONE_MARKS)) + tones
 
 # Characters removed outright (zero output): zero-width, soft hyphen, bidi controls, BOM.
 _DROP = set(

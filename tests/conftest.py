@@ -32,3 +32,9 @@ def screener():
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def rules_screener_h(rules_screener):
+    """The rules screener for hypothesis tests (a session fixture is safe: it holds no state)."""
+    return rules_screener
