@@ -58,7 +58,20 @@ def fee_cap(caps: dict[str, Any], market: str | None, folded_text: str, months: 
 
 
 def _money(entities: list[Entity], role: str) -> list[Entity]:
-    return [e for e in entities if e.kind == "money" and e.attr("role") == role]
+    roles = ("fee", "service_fee") if role == "fee" else (role,)
+    return [e for e in entities if e.kind == "money" and e.attr("role") in roles]
+
+
+def monthly_vnd(e: Entity, caps: dict[str, Any]) -> float | None:
+    """A salary as VND a month (the top of a range); None when it cannot be said."""
+    per = e.attr("period")
+    factor = {"month": 1.0, None: 1.0, "day": 26.0, "hour": 26.0 * 8, "week": 4.33, "year": 1 / 12}.get(per)
+    if factor is None:
+        return None
+    try:
+        return vnd(e.attr("max"), e.attr("currency"), caps) * factor
+    except KeyError:
+        return None
 
 
 def detect(catalogue: "Catalogue", raw: str, entities: list[Entity], facts: set[str]) -> Iterator[tuple[str, str, list[Span], list[str]]]:
@@ -70,6 +83,8 @@ def detect(catalogue: "Catalogue", raw: str, entities: list[Entity], facts: set[
     market = places[0].attr("market") if places else None
     if "fee_over_cap" in wanted and "overseas" in facts:
         yield from _fee_over_cap(wanted["fee_over_cap"], caps, raw, entities, market)
+    if "lump_sum_fee" in wanted and "overseas" in facts:
+        yield from _lump_sum(wanted["lump_sum_fee"], caps, entities)
     if "deposit_over_cap" in wanted and "overseas" in facts:
         yield from _deposit(wanted["deposit_over_cap"], caps, entities, market)
     if "minor_age" in wanted:
@@ -98,17 +113,45 @@ def _fee_over_cap(ind_id: str, caps: dict, raw: str, entities: list[Entity], mar
     durations = [e for e in entities if e.kind == "duration"]
     contract = [e for e in durations if e.attr("contract")] or durations
     months = contract[0].value if contract else None
-    cap_months, how, ref = fee_cap(caps, market, fold(raw), months)
+    folded = fold(raw)
+    cap_months, how, ref = fee_cap(caps, market, folded, months)
+    if len({e.attr("max") for e in salaries}) > 1:
+        # several jobs and salaries in one ad: take the most lenient cap
+        default_months, default_how, default_ref = fee_cap(caps, None, "", months)
+        if default_months > cap_months:
+            cap_months, how, ref = default_months, default_how, default_ref
     cap = cap_months * salary
-    if fee > cap:
+    # A lump sum may lawfully include other costs (training, health check, visa); only a fee the
+    # ad calls the service fee is compared with the cap alone.
+    allowance = 0.0 if fee_e.attr("role") == "service_fee" else float(caps["service_fee"].get("other_costs_allowance_vnd", 0))
+    if fee > cap + allowance:
         why = (
             f"detector fee_over_cap: phí {format_vnd(fee)} > trần {_fmt_months(cap_months)} × {format_vnd(salary)}"
-            f" = {format_vnd(cap)} ({how}; {ref})"
+            f" = {format_vnd(cap)} ({how}; {ref}"
+            + (f"; cộng {format_vnd(allowance)} chi phí hợp lệ khác vì đây là khoản trọn gói" if allowance else "")
+            + ")"
         )
         spans = [fee_e.span, max(salaries, key=lambda e: e.attr("max")).span]
         if contract:
             spans.append(contract[0].span)
         yield ind_id, "high", spans, [why]
+
+
+def _lump_sum(ind_id: str, caps: dict, entities: list[Entity]):
+    """A large sum asked for work abroad with no salary to compare it with: the weaker form."""
+    if _money(entities, "salary"):
+        return
+    floor = float(caps["service_fee"].get("lump_sum_floor_vnd", 40_000_000))
+    for e in _money(entities, "fee"):
+        try:
+            amount = vnd(e.attr("min"), e.attr("currency"), caps)
+        except KeyError:
+            continue
+        if amount >= floor:
+            yield ind_id, "medium", [e.span], [
+                f"detector lump_sum_fee: {format_vnd(amount)} asked for work abroad with no salary or breakdown (≥ {format_vnd(floor)})"
+            ]
+            return
 
 
 def _deposit(ind_id: str, caps: dict, entities: list[Entity], market: str | None):

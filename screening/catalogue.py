@@ -18,8 +18,8 @@ from .types import SEVERITIES
 
 __all__ = ["Catalogue", "Indicator", "Pattern", "Place", "compile_pattern", "default_rules_dir"]
 
-FACTS = frozenset({"overseas", "sea_route", "money_asked", "no_named_employer", "chat_contact", "minor_age"})
-DETECTORS = frozenset({"fee_over_cap", "deposit_over_cap", "minor_age", "long_hours"})
+FACTS = frozenset({"overseas", "sea_route", "money_asked", "no_named_employer", "chat_contact", "minor_age", "high_pay"})
+DETECTORS = frozenset({"fee_over_cap", "lump_sum_fee", "deposit_over_cap", "minor_age", "long_hours"})
 MAX_GAP = 6
 MAX_PHRASES = 256  # a pattern with more alternatives is matched slot by slot, not expanded
 GAP_WORD = "qqgap"  # stands for {gap:N} while a pattern goes through the normaliser
@@ -56,8 +56,8 @@ class Pattern:
         """Every word the pattern can match."""
         out = {w for seq in self.sequences for w in seq if isinstance(w, str)}
         for slot in self.slots:
-            if isinstance(slot, frozenset):
-                out.update(w for alt in slot for w in alt)
+            if slot != "<num>" and slot[0] == "w":
+                out.update(w for alt in slot[1] for w in alt)
         out.discard("<num>")
         return out
 
@@ -320,7 +320,7 @@ def compile_pattern(source: str, lang: str = "vi", severity: str | None = None) 
     if special or total > MAX_PHRASES:
         # {num} / {gap} or many alternatives: matched slot by slot around an anchor
         compiled = _slots(slots)
-        if not any(isinstance(x, frozenset) and () not in x for x in compiled):
+        if not any(x != "<num>" and x[0] == "w" and () not in x[1] for x in compiled):
             raise PatternSyntaxError("pattern", "a pattern needs at least one required word or group")
         return Pattern(source, lang, severity, (), compiled, _accents(source))
     sequences: list[tuple[Item, ...]] = []
@@ -355,6 +355,8 @@ def _accents(source: str) -> dict[str, frozenset]:
 
 
 def _slots(raw_slots: list[list[str]]) -> tuple:
+    """Slots of a pattern: ("w", frozenset of word tuples, accents) for words (() in the set
+    when optional), "<num>", or ("gap", n)."""
     out: list = []
     prev_num = False
     for alts in raw_slots:
@@ -372,15 +374,20 @@ def _slots(raw_slots: list[list[str]]) -> tuple:
             if prev_num and alt:
                 ws = ws[1:]
             options.add(tuple(ws))
+        acc = _accents(" ".join(alts))
+        prev = out[-1] if out else None
         # merge runs of single-option word slots: "đặt" "cọc" -> ("dat", "coc")
-        if out and isinstance(out[-1], frozenset) and len(out[-1]) == 1 and len(options) == 1 and () not in options and () not in out[-1]:
-            (a,), (b,) = tuple(out[-1]), tuple(options)
-            out[-1] = frozenset({a + b})
+        if isinstance(prev, tuple) and prev[0] == "w" and len(prev[1]) == 1 and len(options) == 1 and () not in options and () not in prev[1]:
+            (p1,), (p2,) = tuple(prev[1]), tuple(options)
+            merged = dict(prev[2])
+            for k, v in acc.items():
+                merged[k] = merged.get(k, frozenset()) | v
+            out[-1] = ("w", frozenset({p1 + p2}), merged)
         else:
-            out.append(frozenset(options))
+            out.append(("w", frozenset(options), acc))
         prev_num = False
-    while out and isinstance(out[0], tuple):
+    while out and out[0] != "<num>" and out[0][0] == "gap":
         out.pop(0)
-    while out and isinstance(out[-1], tuple):
+    while out and out[-1] != "<num>" and out[-1][0] == "gap":
         out.pop()
     return tuple(out)

@@ -177,11 +177,12 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="port (default 8000)")] = None,
     database_url: DbOpt = None,
     load_examples: Annotated[bool, typer.Option("--load-examples", help="first ingest examples/ads.jsonl (idempotent)")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="server processes (default 1)")] = None,
 ) -> None:
     """Start the inspector service (API and web pages) with uvicorn."""
     from service.cli import serve as run
 
-    run(host, port, database_url, load_examples, echo=typer.echo)
+    run(host, port, database_url, load_examples, workers=workers, echo=typer.echo)
 
 
 users_app = typer.Typer(no_args_is_help=True, help="Users of the service and their API keys.")

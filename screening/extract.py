@@ -31,12 +31,13 @@ _CUR = {
     "yen": "JPY", "¥": "JPY", "jpy": "JPY", "man": "JPY",
     "te": "TWD", "dai te": "TWD", "ntd": "TWD", "twd": "TWD", "nt$": "TWD",
     "won": "KRW", "krw": "KRW", "₩": "KRW",
+    "₱": "PHP", "php": "PHP", "peso": "PHP", "pesos": "PHP",
 }
 _MONEY_RE = re.compile(
-    r"(?<![\w.,])(?P<pre>us\$|nt\$|\$|€|¥|₩|usd|eur)?\s?"
+    r"(?<![\w.,])(?P<pre>us\$|nt\$|\$|€|¥|₩|₱|usd|eur)?\s?"
     rf"(?P<a>{_NUM})\s?(?P<ma>trieu|tr|cu|ty|ti|k|nghin|ngan|man|van|m)?"
-    rf"(?:\s?(?:-|–|~|den|toi|to|hoac)\s?(?:us\$|\$|€)?\s?(?P<b>{_NUM})\s?(?P<mb>trieu|tr|cu|ty|ti|k|nghin|ngan|man|van|m)?)?"
-    r"\s?(?P<cur>vnd|vnđ|dong|d|₫|usd|us\$|\$|dollars?|dola|do|euros?|eur|€|yen|jpy|¥|dai te|te|ntd|twd|won|krw|₩)?"
+    rf"(?:\s?(?:-|–|~|den|toi|to|hoac)\s?(?:us\$|\$|€|₱)?\s?(?P<b>{_NUM})\s?(?P<mb>trieu|tr|cu|ty|ti|k|nghin|ngan|man|van|m)?)?"
+    r"\s?(?P<cur>vnd|vnđ|dong|d|₫|usd|us\$|\$|dollars?|dola|do|euros?|eur|€|yen|jpy|¥|dai te|te|ntd|twd|won|krw|₩|₱|php|pesos?)?"
     r"(?![^\W\d_])"
     r"(?:\s?(?:/|mot|moi|per|a|each|an)\s?(?P<per>thang|th|ngay|ng|gio|h|nam|tuan|month|day|hour|year|week|nguoi|person)\b)?"
 )
@@ -44,7 +45,8 @@ _ROLE_WORDS = (
     ("deposit", re.compile(r"\b(?:dat coc|coc|ky quy|tien the chan|deposit|bond|collateral)\b")),
     ("ransom", re.compile(r"\b(?:den bu|boi thuong|tien chuoc|chuoc|phat hop dong|ransom|penalty|compensation)\b")),
     ("commission", re.compile(r"\b(?:hoa hong|commission|thuong)\b")),
-    ("fee", re.compile(r"\b(?:phi|chi phi|tron goi|le phi|fee|fees|cost|costs|package|lo het|gia|price|nop|dong tien|mat|chuyen khoan|pay|tien dich vu)\b")),
+    ("service_fee", re.compile(r"\b(?:tien dich vu|phi dich vu|service fee|service fees)\b")),
+    ("fee", re.compile(r"\b(?:phi|chi phi|tron goi|le phi|fee|fees|cost|costs|package|lo het|gia|price|nop|dong tien|mat|chuyen khoan|pay|bo ra|chi ra)\b")),
     ("salary", re.compile(r"\b(?:luong|lg|thu nhap|tn|income|salary|wage|wages|earn|earning|luong co ban|basic|upto|up to)\b")),
 )
 

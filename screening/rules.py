@@ -81,9 +81,9 @@ class RuleEngine:
             idx = _anchor(slots)
             key = f"s|{label}"
             # alternatives longest first, as tuples, so matching does not sort per ad
-            slots = tuple(tuple(sorted(x, key=len, reverse=True)) if isinstance(x, frozenset) else x for x in slots)
-            self._anchored[key] = (label, slots, idx, self._patterns[label][1].accents)
-            self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx]])
+            slots = tuple(("w", tuple(sorted(x[1], key=len, reverse=True)), x[2]) if x != NUM and x[0] == "w" else x for x in slots)
+            self._anchored[key] = (label, slots, idx)
+            self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx][1]])
 
     def _add_pattern(self, label, ind, pat, phrase_specs, slot_specs, vocab_words) -> None:
         self._patterns[label] = (ind, pat)
@@ -114,12 +114,11 @@ class RuleEngine:
         for mid, s, e in self.phrase_matcher(doc):
             label = strings[mid]
             if label.startswith("s|"):
-                target, slots, idx, accents = self._anchored[label]
-                if not all(agree(i, accents) for i in range(s, e)):
+                target, slots, idx = self._anchored[label]
+                if not all(agree(i, slots[idx][2]) for i in range(s, e)):
                     continue
-                ok = (lambda i, a=accents: agree(i, a))
-                start = _match_back(slots, idx - 1, s - 1, words, ok)
-                end = _match_fwd(slots, idx + 1, e, words, ok) if start is not None else None
+                start = _match_back(slots, idx - 1, s - 1, words, agree)
+                end = _match_fwd(slots, idx + 1, e, words, agree) if start is not None else None
                 if start is not None and end is not None:
                     found.add((target, start, end))
             elif label in self._patterns:
@@ -172,6 +171,8 @@ class RuleEngine:
             facts.add("chat_contact")
         if any(e.kind == "age" and e.attr("form") in ("from", "range") and e.value < 18 for e in entities):
             facts.add("minor_age")
+        if any(_high_pay(e) for e in entities):
+            facts.add("high_pay")
         return facts
 
     # -- hits ----------------------------------------------------------------------------
@@ -270,6 +271,7 @@ class _Agreement:
         self.raw = raw
         self.tokens = tokens
         self.keys: dict[int, str | None] = {}
+        self._accented: bool | None = None
         seen: set[tuple[int, int]] = set()
         self.shared: set[tuple[int, int]] = set()  # raw spans that gave several words
         for t in tokens:
@@ -291,12 +293,28 @@ class _Agreement:
         self.keys[i] = k
         return k
 
+    @property
+    def accented(self) -> bool:
+        """Is the ad written with diacritics? Then a word written without them is another
+        word ("lao động" is not "Lào")."""
+        if self._accented is None:
+            letters = [c for c in self.raw[:4000] if c.isalpha()]
+            marked = sum(1 for c in letters if not c.isascii())
+            self._accented = len(letters) >= 20 and marked >= 0.08 * len(letters)
+        return self._accented
+
     def __call__(self, i: int, accents: dict) -> bool:
         forms = accents.get(self.tokens[i].norm)
         if not forms or None in forms:
             return True
         k = self.key(i)
-        return k is None or k in forms
+        if k is None:
+            t = self.tokens[i]
+            if not self.accented or t.kind != "word" or (t.start, t.end) in self.shared:
+                return True
+            w = self.raw[t.start:t.end].lower()
+            return not (w.isascii() and w == t.norm)  # plain letters where the pattern has marks
+        return k in forms
 
 
 def _short(s: str, n: int = 90) -> str:
@@ -307,8 +325,8 @@ def _anchor(slots: tuple) -> int:
     """The most selective required slot of words: the anchor the PhraseMatcher looks for."""
     best, best_len = -1, -1
     for i, slot in enumerate(slots):
-        if isinstance(slot, frozenset) and () not in slot:
-            shortest = min(len(a) for a in slot)
+        if slot != NUM and slot[0] == "w" and () not in slot[1]:
+            shortest = min(len(a) for a in slot[1])
             if shortest > best_len:
                 best, best_len = i, shortest
     if best < 0:
@@ -316,52 +334,76 @@ def _anchor(slots: tuple) -> int:
     return best
 
 
-def _match_fwd(slots: tuple, i: int, pos: int, words: list[str], ok) -> int | None:
+def _match_fwd(slots: tuple, i: int, pos: int, words: list[str], agree) -> int | None:
     """Match slots[i:] at words[pos:]; the end position (shortest gaps first) or None."""
     if i == len(slots):
         return pos
     slot = slots[i]
     if slot == NUM:
-        return _match_fwd(slots, i + 1, pos + 1, words, ok) if pos < len(words) and words[pos] == NUM else None
+        return _match_fwd(slots, i + 1, pos + 1, words, agree) if pos < len(words) and words[pos] == NUM else None
     if slot[0] == "gap":
         for k in range(slot[1] + 1):
             if k and (pos + k - 1 >= len(words) or words[pos + k - 1] == SEP):
                 break
-            end = _match_fwd(slots, i + 1, pos + k, words, ok)
+            end = _match_fwd(slots, i + 1, pos + k, words, agree)
             if end is not None:
                 return end
         return None
-    for alt in slot:
+    _, alts, acc = slot
+    for alt in alts:
         n = len(alt)
-        if tuple(words[pos:pos + n]) == alt and all(ok(pos + j) for j in range(n)):
-            end = _match_fwd(slots, i + 1, pos + n, words, ok)
+        if tuple(words[pos:pos + n]) == alt and all(agree(pos + j, acc) for j in range(n)):
+            end = _match_fwd(slots, i + 1, pos + n, words, agree)
             if end is not None:
                 return end
     return None
 
 
-def _match_back(slots: tuple, i: int, pos: int, words: list[str], ok) -> int | None:
+def _match_back(slots: tuple, i: int, pos: int, words: list[str], agree) -> int | None:
     """Match slots[:i+1] backwards, the last one ending at words[pos]; the start or None."""
     if i < 0:
         return pos + 1
     slot = slots[i]
     if slot == NUM:
-        return _match_back(slots, i - 1, pos - 1, words, ok) if pos >= 0 and words[pos] == NUM else None
+        return _match_back(slots, i - 1, pos - 1, words, agree) if pos >= 0 and words[pos] == NUM else None
     if slot[0] == "gap":
         for k in range(slot[1] + 1):
             if k and (pos - k + 1 < 0 or words[pos - k + 1] == SEP):
                 break
-            start = _match_back(slots, i - 1, pos - k, words, ok)
+            start = _match_back(slots, i - 1, pos - k, words, agree)
             if start is not None:
                 return start
         return None
-    for alt in slot:
+    _, alts, acc = slot
+    for alt in alts:
         n = len(alt)
-        if n == 0 or (pos - n + 1 >= 0 and tuple(words[pos - n + 1:pos + 1]) == alt and all(ok(pos - n + 1 + j) for j in range(n))):
-            start = _match_back(slots, i - 1, pos - n, words, ok)
-            if start is not None:
-                return start
+        if n == 0:
+            start = _match_back(slots, i - 1, pos, words, agree)
+        elif pos - n + 1 >= 0 and tuple(words[pos - n + 1:pos + 1]) == alt and all(agree(pos - n + 1 + j, acc) for j in range(n)):
+            start = _match_back(slots, i - 1, pos - n, words, agree)
+        else:
+            continue
+        if start is not None:
+            return start
     return None
+
+
+# Pay "out of line" with ordinary work (INDICATORS.md): 15 million VND a month, 500,000 a day,
+# 100,000 an hour or more. Foreign amounts are converted at the caps' rates.
+_HIGH_PAY_VND = {"month": 15_000_000, None: 15_000_000, "day": 500_000, "hour": 100_000}
+_RATES = {"VND": 1, "USD": 25_000, "EUR": 27_500, "JPY": 165, "TWD": 780, "KRW": 18, "PHP": 430}
+
+
+def _high_pay(e: Entity) -> bool:
+    if e.kind != "money" or e.attr("role") not in ("salary", None, "commission"):
+        return False
+    floor = _HIGH_PAY_VND.get(e.attr("period"))
+    rate = _RATES.get(e.attr("currency"))
+    if floor is None or rate is None:
+        return False
+    if e.attr("period") is None and e.attr("role") is None:
+        return False
+    return e.attr("max") * rate >= floor
 
 
 def _boundaries(tokens: list[Token]) -> tuple[list[int], list[int]]:

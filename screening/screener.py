@@ -18,7 +18,7 @@ from .extract import extract
 from .rules import RuleEngine
 from .score import score
 from .text import shadow, tokenize
-from .types import Assessment, ClassifierResult
+from .types import Assessment, ClassifierResult, Entity, Span
 
 __all__ = ["Screener", "assessment_to_dict", "HOTLINES"]
 
@@ -51,12 +51,13 @@ class Screener:
             "model": getattr(self.classifier, "version", None) or "none",
         }
 
-    def analyze_rules(self, text: str):
-        """The rules half of the chain: (hits, entities, facts)."""
+    def analyze_rules(self, text: str, extra: tuple[Entity, ...] = ()):
+        """The rules half of the chain: (hits, entities, facts). ``extra`` entities (a company
+        given in its own field) count as if extracted."""
         sh = shadow(text)
         tokens = tokenize(sh, self.engine.vocab_words)
         matches = self.engine.match(tokens, text)
-        entities = extract(sh) + self.engine.places(text, tokens, matches)
+        entities = extract(sh) + self.engine.places(text, tokens, matches) + list(extra)
         entities.sort(key=lambda e: (e.span.start, e.span.end, e.kind))
         hits, facts = self.engine.hits(text, tokens, matches, entities)
         return hits, entities, facts
@@ -68,7 +69,12 @@ class Screener:
         if not isinstance(text, str):
             raise TypeError("text must be a str")
         full = full_text(text, title=title, company=company, url=url)
-        hits, entities, facts = self.analyze_rules(full)
+        extra: tuple[Entity, ...] = ()
+        if company and company.strip() and full is not text:
+            name = company.strip()
+            start = full.find(name)
+            extra = (Entity("company", Span(start, start + len(name), name), " ".join(name.split()), (("source", "field"),)),)
+        hits, entities, facts = self.analyze_rules(full, extra)
         clf: ClassifierResult | None = None
         if self.classifier is not None and full.strip():
             clf = self.classifier.predict(full, hits)
