@@ -18,7 +18,7 @@ from .types import SEVERITIES
 
 __all__ = ["Catalogue", "Indicator", "Pattern", "Place", "compile_pattern", "default_rules_dir"]
 
-FACTS = frozenset({"overseas", "sea_route", "money_asked", "no_named_employer", "chat_contact", "minor_age", "high_pay"})
+FACTS = frozenset({"overseas", "sea_route", "money_asked", "no_named_employer", "chat_contact", "minor_age", "high_pay", "foreign_script"})
 DETECTORS = frozenset({"fee_over_cap", "lump_sum_fee", "deposit_over_cap", "minor_age", "long_hours"})
 MAX_GAP = 6
 MAX_PHRASES = 256  # a pattern with more alternatives is matched slot by slot, not expanded

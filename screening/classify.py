@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,39 +28,94 @@ def sha256_file(path: Path) -> str:
 
 class Classifier:
     """A loaded model: ``pipeline`` is the fitted scikit-learn Pipeline of training/train.py
-    (features → calibrated logistic regression). ``predict`` transforms once and also returns
-    the n-grams that pushed the decision (feature value × mean coefficient)."""
+    (features → calibrated logistic regression), the reference for what the model computes.
+
+    ``predict_record`` computes the same probability from the fitted parameters directly (the
+    TF-IDF vocabularies and idf weights, the five calibrated logistic regressions): scikit-learn's
+    per-call checks cost far more than the arithmetic for one ad. tests/test_classify.py checks
+    that both give the same probability. It also returns the n-grams that pushed the decision
+    (feature value × mean coefficient)."""
 
     def __init__(self, pipeline: Any, metadata: dict[str, Any]):
+        import numpy as np
+
         self.pipeline = pipeline
         self.metadata = metadata
         self.version = metadata.get("version", "unknown")
-        self._features = pipeline.named_steps["features"]
-        self._clf = pipeline.named_steps["clf"]
+        features = pipeline.named_steps["features"]
+        clf = pipeline.named_steps["clf"]
+        self._blocks = []  # (kind, analyzer or index, vocabulary, idf, offset)
+        names: list[str] = []
+        offset = 0
+        for name, step in features.transformer_list:
+            if name == "rules":
+                self._rules_index = {ind: offset + i for ind, i in step.index_.items()}
+                self._rules_values = {"low": 0.25, "medium": 0.5, "high": 1.0, "critical": 1.0}
+                names += list(step.get_feature_names_out())
+                offset += len(step.index_)
+                continue
+            vec = step.named_steps["tfidf"]
+            field = step.named_steps["field"].field
+            analyzer = vec.analyzer if callable(vec.analyzer) else vec.build_analyzer()
+            self._blocks.append((field, analyzer, vec.vocabulary_, vec.idf_, offset, vec.sublinear_tf))
+            prefix = "" if name == "words" else "~"
+            names += [prefix + n for n in vec.get_feature_names_out()]
+            offset += len(vec.vocabulary_)
+        self._names = names
+        cals = clf.calibrated_classifiers_
+        self._W = np.stack([c.estimator.coef_[0] for c in cals], axis=1)  # features × models
+        self._b = np.array([c.estimator.intercept_[0] for c in cals])
+        self._a_cal = np.array([c.calibrators[0].a_ for c in cals])
+        self._b_cal = np.array([c.calibrators[0].b_ for c in cals])
+        self._coef = self._W.mean(axis=1)
+
+    def _vector(self, rec: dict[str, Any]):
         import numpy as np
 
-        coefs = [c.estimator.coef_[0] for c in self._clf.calibrated_classifiers_]
-        self._coef = np.mean(coefs, axis=0)
-        names: list[str] = []
-        for name, step in self._features.transformer_list:
-            if name == "rules":
-                names += list(step.get_feature_names_out())
-            else:
-                prefix = "" if name == "words" else "~"
-                names += [prefix + n for n in step.named_steps["tfidf"].get_feature_names_out()]
-        self._names = names
+        from .features import record_folded, record_words
 
-    def predict(self, text: str, hits: Any = ()):
+        idx: list[int] = []
+        val: list[float] = []
+        for field, analyzer, vocab, idf, offset, sublinear in self._blocks:
+            doc = record_words(rec) if field == "words" else record_folded(rec)
+            get = vocab.get
+            counts = {j: c for g, c in Counter(analyzer(doc)).items() if (j := get(g)) is not None}
+            if not counts:
+                continue
+            js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if sublinear:
+                tf = np.log(tf) + 1.0
+            v = tf * idf[js]
+            norm = np.sqrt((v * v).sum())
+            if norm > 0:
+                v = v / norm
+            idx.extend((js + offset).tolist())
+            val.extend(v.tolist())
+        for ind, sev in rec.get("hits", ()):
+            j = self._rules_index.get(ind)
+            if j is not None:
+                idx.append(j)
+                val.append(self._rules_values.get(sev, 0.5))
+        return np.array(idx, dtype=np.int64), np.array(val, dtype=np.float64)
+
+    def predict_record(self, rec: dict[str, Any]):
+        import numpy as np
+
         from .types import ClassifierResult
 
-        rec = {"text": text, "hits": [(h.indicator, h.severity) for h in hits if h.counted]}
-        X = self._features.transform([rec])
-        p = float(self._clf.predict_proba(X)[0][1])
-        row = X.tocsr()
-        contrib = row.data * self._coef[row.indices]
-        order = contrib.argsort()[::-1][:8]
-        feats = tuple((self._names[row.indices[i]], float(contrib[i])) for i in order if contrib[i] > 0)
+        idx, val = self._vector(rec)
+        decision = val @ self._W[idx] + self._b if len(idx) else self._b.copy()
+        p = float(np.mean(1.0 / (1.0 + np.exp(self._a_cal * decision + self._b_cal))))
+        contrib = val * self._coef[idx] if len(idx) else np.zeros(0)
+        order = np.argsort(-contrib)[:8]
+        feats = tuple((self._names[idx[i]], float(contrib[i])) for i in order if contrib[i] > 0)
         return ClassifierResult(p, feats, self.version)
+
+    def predict(self, text: str, hits: Any = ()):
+        from .features import make_record
+
+        return self.predict_record(make_record(text, hits))
 
 
 def _resolve(model: str | Path | None) -> Path | None:

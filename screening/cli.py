@@ -182,7 +182,13 @@ def serve(
     """Start the inspector service (API and web pages) with uvicorn."""
     from service.cli import serve as run
 
-    run(host, port, database_url, load_examples, workers=workers, echo=typer.echo)
+    from .errors import ScreeningError
+
+    try:
+        run(host, port, database_url, load_examples, workers=workers, echo=typer.echo)
+    except ScreeningError as exc:
+        typer.echo(f"error: {exc} (SCREENING_MODEL=none serves with the rules only)", err=True)
+        raise typer.Exit(2) from None
 
 
 users_app = typer.Typer(no_args_is_help=True, help="Users of the service and their API keys.")

@@ -305,7 +305,7 @@ def extract_licences(sh: Shadow) -> list[Entity]:
 
 
 _COMPANY_HEAD = re.compile(
-    r"(?:cong ty|cty|ctcp|tap doan|doanh nghiep|trung tam)\s(?:(?:tnhh|co phan|cp|trach nhiem huu han)\s)?"
+    r"(?:cong ty|cty|ctcp|tap doan|trung tam)\s(?:(?:tnhh|co phan|cp|trach nhiem huu han)\s)?"
     r"(?:(?:mot|hai) thanh vien\s)?"
 )
 _COMPANY_EN = re.compile(r"(?<![\w&\-])([A-Z][\w&\-]{0,40}+(?:\s[A-Z][\w&\-]{0,40}+){0,5})\s(?:Co\.,?\s?Ltd|Company Limited|JSC|Corporation|Corp\.?|Ltd\.?|Inc\.?|Group)\b")
@@ -330,7 +330,7 @@ def extract_companies(sh: Shadow) -> list[Entity]:
         for w in re.finditer(r"\S+", raw[pos:pos + 120]):
             word = w.group(0)
             core = word.strip(",.;:!?()\"'")
-            if not core or not (core[0].isupper() or core[0].isdigit()) or n >= 7:
+            if not core or not (core[0].isupper() or (n > 0 and core[0].isdigit())) or n >= 7:
                 break
             end = pos + w.start() + len(word.rstrip(",.;:!?)\"'"))
             n += 1

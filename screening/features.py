@@ -20,28 +20,40 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .text import fold, words
 
-__all__ = ["record_words", "record_folded", "RuleHitFeatures", "TextField", "make_features"]
+__all__ = ["make_record", "record_words", "record_folded", "RuleHitFeatures", "TextField", "make_features"]
 
 SEVERITY_VALUE = {"low": 0.25, "medium": 0.5, "high": 1.0, "critical": 1.0}
 MAX_CHARS = 4000  # features read the head of very long ads; the rules read all of it
 
 
+def make_record(text: str, hits: Any = (), tokens: Any = None, folded: str | None = None) -> dict[str, Any]:
+    """The classifier's input for one ad. The screener passes the tokens and folded text it has
+    already made, so nothing is normalised twice; training builds records the same way."""
+    if tokens is None or folded is None:
+        from .text import shadow, tokenize
+
+        sh = shadow(text[:MAX_CHARS])
+        tokens, folded = tokenize(sh), sh.text
+    return {
+        "text": text,
+        "hits": [(h.indicator, h.severity) for h in hits if h.counted],
+        "words": " ".join(t.norm for t in tokens if t.kind == "word" and t.start < MAX_CHARS),
+        "folded": folded[:MAX_CHARS],
+    }
+
+
 def record_words(rec: Any) -> str:
+    if isinstance(rec, dict) and "words" in rec:
+        return rec["words"]
     text = rec["text"] if isinstance(rec, dict) else str(rec)
     return " ".join(w for w in words(text[:MAX_CHARS]) if w != "<num>")
 
 
 def record_folded(rec: Any) -> str:
+    if isinstance(rec, dict) and "folded" in rec:
+        return rec["folded"]
     text = rec["text"] if isinstance(rec, dict) else str(rec)
     return fold(text[:MAX_CHARS])
-
-
-def _identity(x: str) -> str:
-    return x
-
-
-def _split(x: str) -> list[str]:
-    return x.split()
 
 
 class TextField(BaseEstimator, TransformerMixin):
@@ -86,16 +98,36 @@ class RuleHitFeatures(BaseEstimator, TransformerMixin):
         return np.array([f"rule:{i}" for i in self.indicators], dtype=object)
 
 
-def make_features(indicators: tuple[str, ...], *, char_ngrams: tuple[int, int] = (2, 4), max_features: int = 40000) -> FeatureUnion:
+CHAR_CHARS = 200  # character n-grams read the head of the ad (the headline, where lures sit): they cost the most per character
+
+
+def word_grams(doc: str) -> list[str]:
+    """Syllable unigrams and bigrams of the normalised words."""
+    toks = doc.split()
+    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+
+
+def char_grams(doc: str) -> list[str]:
+    """Character 2-4-grams inside word boundaries, of the head: the n-grams of scikit-learn's
+    char_wb analyzer (each word padded with a space), made in one pass over the text with the
+    words two spaces apart, dropping any n-gram that would straddle two words."""
+    s = " " + "  ".join(doc[:CHAR_CHARS].split()) + " "
+    if len(s) < 3:
+        return []
+    out = [g for g in (s[i:i + 2] for i in range(len(s) - 1)) if g != "  "]
+    out += [g for g in (s[i:i + 3] for i in range(len(s) - 2)) if "  " not in g]
+    out += [g for g in (s[i:i + 4] for i in range(len(s) - 3)) if "  " not in g]
+    return out
+
+
+def make_features(indicators: tuple[str, ...], *, chars: bool = True, max_features: int = 40000) -> FeatureUnion:
     words_vec = Pipeline([
         ("field", TextField("words")),
-        ("tfidf", TfidfVectorizer(analyzer="word", tokenizer=_split, preprocessor=_identity, token_pattern=None,
-                                  lowercase=False, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                  max_features=max_features, dtype=np.float32)),
+        ("tfidf", TfidfVectorizer(analyzer=word_grams, min_df=2, sublinear_tf=True, max_features=max_features, dtype=np.float32)),
     ])
     chars_vec = Pipeline([
         ("field", TextField("folded")),
-        ("tfidf", TfidfVectorizer(analyzer="char_wb", preprocessor=_identity, lowercase=False, ngram_range=char_ngrams,
-                                  min_df=3, sublinear_tf=True, max_features=max_features, dtype=np.float32)),
+        ("tfidf", TfidfVectorizer(analyzer=char_grams, min_df=3, sublinear_tf=True, max_features=max_features, dtype=np.float32)),
     ])
-    return FeatureUnion([("words", words_vec), ("chars", chars_vec), ("rules", RuleHitFeatures(indicators))])
+    blocks = [("words", words_vec)] + ([("chars", chars_vec)] if chars else []) + [("rules", RuleHitFeatures(indicators))]
+    return FeatureUnion(blocks)

@@ -9,6 +9,7 @@ other word: the vocabulary stays the catalogue's, however many ads pass through.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ __all__ = ["RuleEngine", "Match", "NEGATION_CUES"]
 NEGATION_CUES = frozenset({"khong", "chang", "mien", "chua", "no", "not", "never", "without", "dont", "zero", "none"})
 NEGATION_BIGRAMS = frozenset({("nghiem", "cam"), ("tuyet", "doi"), ("cam", "thu"), ("free", "of"), ("cam", "giu")})
 SEP, NUM, OTHER = "<p>", "<num>", "_"
+_HAN = re.compile(r"[\u4e00-\u9fff]")  # Chinese characters, as in ads of compounds run from abroad
 MONEY_SIGNS = frozenset({"upfront_fee", "brokerage_fee", "fee_over_cap", "irregular_deposit", "personal_account_payment"})
 CHAT_WORDS = frozenset({"zalo", "telegram", "inbox", "messenger", "whatsapp", "wechat", "viber", "line"})
 
@@ -155,7 +157,7 @@ class RuleEngine:
         return kept
 
     @staticmethod
-    def facts(entities: list[Entity], tokens: list[Token], money_hits: set[str]) -> set[str]:
+    def facts(entities: list[Entity], tokens: list[Token], money_hits: set[str], raw: str | None = None) -> set[str]:
         facts: set[str] = set()
         kinds = {e.kind for e in entities}
         places = [e for e in entities if e.kind == "place"]
@@ -173,6 +175,8 @@ class RuleEngine:
             facts.add("minor_age")
         if any(_high_pay(e) for e in entities):
             facts.add("high_pay")
+        if raw is not None and len(_HAN.findall(raw[:20000])) >= 4:
+            facts.add("foreign_script")
         return facts
 
     # -- hits ----------------------------------------------------------------------------
@@ -217,7 +221,7 @@ class RuleEngine:
             raw_hits.append((ind, sev, spans, sources[:3]))
 
         money_hits = {ind.id for ind, *_ in raw_hits if ind.id in MONEY_SIGNS}
-        facts = self.facts(entities, tokens, money_hits)
+        facts = self.facts(entities, tokens, money_hits, raw)
 
         # detectors (arithmetic the data cannot say)
         for det_ind, sev, spans, why in caps.detect(self.catalogue, raw, entities, facts):
@@ -298,7 +302,7 @@ class _Agreement:
         """Is the ad written with diacritics? Then a word written without them is another
         word ("lao động" is not "Lào")."""
         if self._accented is None:
-            letters = [c for c in self.raw[:4000] if c.isalpha()]
+            letters = [c for c in self.raw[:4000] if c.isalpha() and ord(c) < 0x2000]  # Latin script only
             marked = sum(1 for c in letters if not c.isascii())
             self._accented = len(letters) >= 20 and marked >= 0.08 * len(letters)
         return self._accented

@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .catalogue import Catalogue
 from .extract import extract
+from .features import make_record
 from .rules import RuleEngine
 from .score import score
 from .text import shadow, tokenize
@@ -54,13 +55,21 @@ class Screener:
     def analyze_rules(self, text: str, extra: tuple[Entity, ...] = ()):
         """The rules half of the chain: (hits, entities, facts). ``extra`` entities (a company
         given in its own field) count as if extracted."""
+        hits, entities, facts, _ = self._analyze(text, extra)
+        return hits, entities, facts
+
+    def _analyze(self, text: str, extra: tuple[Entity, ...] = ()):
         sh = shadow(text)
         tokens = tokenize(sh, self.engine.vocab_words)
         matches = self.engine.match(tokens, text)
         entities = extract(sh) + self.engine.places(text, tokens, matches) + list(extra)
         entities.sort(key=lambda e: (e.span.start, e.span.end, e.kind))
         hits, facts = self.engine.hits(text, tokens, matches, entities)
-        return hits, entities, facts
+        return hits, entities, facts, make_record(text, hits, tokens, sh.text)
+
+    def record(self, text: str) -> dict[str, Any]:
+        """The classifier's input for a text (what training uses, so features match)."""
+        return self._analyze(text)[3]
 
     def screen(self, text: str, *, title: str | None = None, company: str | None = None, url: str | None = None) -> Assessment:
         """Screen one ad. Title, company and URL, when given, are screened with the text; all
@@ -74,10 +83,10 @@ class Screener:
             name = company.strip()
             start = full.find(name)
             extra = (Entity("company", Span(start, start + len(name), name), " ".join(name.split()), (("source", "field"),)),)
-        hits, entities, facts = self.analyze_rules(full, extra)
+        hits, entities, facts, rec = self._analyze(full, extra)
         clf: ClassifierResult | None = None
         if self.classifier is not None and full.strip():
-            clf = self.classifier.predict(full, hits)
+            clf = self.classifier.predict_record(rec)
         value, band, flagged, steps = score(hits, clf.probability if clf else None, self.catalogue.scoring)
         return Assessment(
             text=full,

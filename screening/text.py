@@ -53,8 +53,10 @@ def _fold_char(ch: str) -> str:
 
 @lru_cache(maxsize=1)
 def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
-    """A str.translate table for every character that folds to exactly one character, and a
-    regex that finds the characters that do not (they need the slow path)."""
+    """A str.translate table that folds every character to exactly one character (an expansion
+    such as "…" -> "..." keeps its first character, so the shadow stays aligned), and a regex
+    for the characters that fold to nothing (combining marks, invisible and bidi characters):
+    only texts with those take the path with an offset map."""
     table: dict[int, str] = {}
     special: list[str] = []
     ranges = [(0, 0x3000), (0xFF00, 0xFFF0), (0x1D400, 0x1D800)]
@@ -64,11 +66,10 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
             if 0xD800 <= cp <= 0xDFFF:
                 continue
             out = _fold_char(ch)
-            if len(out) == 1:
-                if out != ch:
-                    table[cp] = out
-            else:
+            if not out:
                 special.append(ch)
+            elif out[0] != ch:
+                table[cp] = out[0]
     # Any other combining mark or format character anywhere in Unicode is also special.
     cls = "".join(re.escape(c) for c in special)
     return table, re.compile(f"[{cls}\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -106,23 +107,32 @@ def fold(text: str) -> str:
 
 def shadow(raw: str) -> Shadow:
     table, special = _tables()
-    if special.search(raw) is None:
-        return Shadow(raw, raw.translate(table))
-    out: list[str] = []
+    folded = raw.translate(table)
+    drops = [m.start() for m in special.finditer(raw)]
+    if not drops:
+        return Shadow(raw, folded)
+    # Drop the characters that fold to nothing; a combining mark belongs to the character
+    # before it, so that character's raw span grows to cover it.
+    pieces: list[str] = []
     starts: list[int] = []
-    ends: list[int] = []
-    for i, ch in enumerate(raw):
-        f = _fold_char(ch)
-        if not f:
-            # A combining mark (decomposed input) belongs to the previous character.
-            if ends and unicodedata.combining(ch):
-                ends[-1] = i + 1
-            continue
-        for c in f:
-            out.append(c)
-            starts.append(i)
-            ends.append(i + 1)
-    return Shadow(raw, "".join(out), tuple(starts), tuple(ends))
+    prev = 0
+    for p in drops:
+        if p > prev:
+            pieces.append(folded[prev:p])
+            starts.extend(range(prev, p))
+        prev = p + 1
+    if prev < len(raw):
+        pieces.append(folded[prev:])
+        starts.extend(range(prev, len(raw)))
+    ends = [i + 1 for i in starts]
+    if starts:
+        j = 0
+        for p in drops:
+            while j + 1 < len(starts) and starts[j + 1] < p:
+                j += 1
+            if starts[j] < p and unicodedata.combining(raw[p]) and ends[j] == p:
+                ends[j] = p + 1
+    return Shadow(raw, "".join(pieces), tuple(starts), tuple(ends))
 
 
 # --- tokens -----------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from screening.extract import extract_companies
+from screening.text import shadow
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "training" / "corpus"
 SHARED = ROOT.parent / "shared" / "data"
@@ -44,12 +47,45 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
+_PHONE = re.compile(r"(?<!\d)0\d(?:[ .\-]?\d){7,9}(?!\d)")
+_SITE = re.compile(r"\b[\w\-]+\.(?:vn|com|net|org|asia)\b")
+# official programme sites that many unrelated notices cite
+_PUBLIC_SITE = re.compile(r"gov|moha|molisa|colab|dolab|japan\.vn|eps|hrdkorea|facebook|zalo|gmail|yahoo")
+
+
+def _link_families(rows: list[dict]) -> dict[str, str]:
+    """Families that share a phone number, a website or a firm name are one group, so an
+    invented agency seen in training never reappears in the test split."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for d in rows:
+        fam = "fam:" + d["family"]
+        find(fam)
+        text = d["text"]
+        keys = {"tel:" + re.sub(r"\D", "", m) for m in _PHONE.findall(text)}
+        keys |= {"site:" + m.lower() for m in _SITE.findall(text) if not _PUBLIC_SITE.search(m.lower())}
+        # firms, but not public bodies that many unrelated ads name (Trung tâm Dịch vụ việc làm…)
+        keys |= {"firm:" + e.value.lower() for e in extract_companies(shadow(text)) if not e.value.lower().startswith(("trung tâm", "trung tam"))}
+        for k in sorted(keys):
+            a, b = find(fam), find(k)
+            if a != b:  # the smaller name is the root, so groups do not depend on hash order
+                parent[max(a, b)] = min(a, b)
+    return {d["family"]: find("fam:" + d["family"]) for d in rows}
+
+
 def corpus_examples() -> list[Example]:
-    out = []
-    for path in sorted(CORPUS.glob("*.jsonl")):
-        for d in _jsonl(path):
-            out.append(Example(d["text"], 1 if d["label"] == "risky" else 0, f"corpus:{d['family']}", "corpus", d["id"], d.get("lang", "vi")))
-    return out
+    rows = [d for path in sorted(CORPUS.glob("*.jsonl")) for d in _jsonl(path)]
+    groups = _link_families(rows)
+    return [
+        Example(d["text"], 1 if d["label"] == "risky" else 0, f"corpus:{groups[d['family']]}", "corpus", d["id"], d.get("lang", "vi"))
+        for d in rows
+    ]
 
 
 def real_quote_examples(name: str = "real_quotes_train.jsonl") -> list[Example]:

@@ -72,7 +72,7 @@ class Systems:
         hits_all = [self.rules.analyze_rules(t)[0] for t in texts]
         r = [score(h, None, scoring) for h in hits_all]
         if recs is None:
-            recs = [{"text": t, "hits": [(x.indicator, x.severity) for x in h if x.counted]} for t, h in zip(texts, hits_all)]
+            recs = [self.rules.record(t) for t in texts]
         out = {
             "keywords": (kw, kw >= 1, hits_all),
             "rules": (np.array([x[0] for x in r]), np.array([x[2] for x in r]), hits_all),

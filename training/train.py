@@ -43,11 +43,8 @@ def split_groups(groups: list[str], test_size: float, seed: int = SEED) -> tuple
 
 
 def records(screener, examples: list[Example]) -> list[dict]:
-    out = []
-    for ex in examples:
-        hits, _, _ = screener.analyze_rules(ex.text)
-        out.append({"text": ex.text, "hits": [(h.indicator, h.severity) for h in hits if h.counted]})
-    return out
+    """The classifier's inputs, made exactly as the screener makes them at prediction time."""
+    return [screener.record(ex.text) for ex in examples]
 
 
 def review_examples(path: Path) -> list[Example]:
@@ -64,7 +61,7 @@ def review_examples(path: Path) -> list[Example]:
     return out
 
 
-def build_pipeline(indicators: tuple[str, ...], cv):
+def build_pipeline(indicators: tuple[str, ...], cv, chars: bool = True):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -73,7 +70,7 @@ def build_pipeline(indicators: tuple[str, ...], cv):
 
     lr = LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000, random_state=SEED)
     return Pipeline([
-        ("features", make_features(indicators)),
+        ("features", make_features(indicators, chars=chars)),
         ("clf", CalibratedClassifierCV(lr, method="sigmoid", cv=cv)),
     ])
 
@@ -145,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default="clf-v1")
     ap.add_argument("--reviews", type=Path, help="JSONL export of reviewed items from the service")
     ap.add_argument("--no-label-check", action="store_true", help="skip the out-of-fold label review")
+    ap.add_argument("--no-chars", action="store_true", help="word n-grams and rule hits only (no character n-grams)")
     args = ap.parse_args(argv)
     random.seed(SEED)
     np.random.seed(SEED)
@@ -163,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     weak_stats = ds["weak_stats"]
 
     def factory(cv):
-        return build_pipeline(indicators, cv)
+        return build_pipeline(indicators, cv, chars=not args.no_chars)
 
     report: dict = {"weak_labels": dict(weak_stats)}
     if not args.no_label_check:
@@ -192,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     joblib.dump(pipe, model_path, compress=3)
     from screening.classify import sha256_file
 
+    from screening.classify import Classifier
+    from screening.screener import Screener as _S
+    from training.card import measure_cost
+
+    probe = _S(rules.catalogue, Classifier(pipe, {"version": args.version}))
+    cost_texts = [e.text for e in heldout_postings[:300]] or [examples[i].text for i in te[:300]]
+    cost = measure_cost(probe, cost_texts)
+    log(f"cost: {cost}")
     meta = {
         "version": args.version,
         "sha256": sha256_file(model_path),
@@ -206,10 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
                       "spacy": spacy.__version__, "joblib": joblib.__version__},
         "metrics": metrics,
+        "cost": cost,
         "report": report,
     }
     (out_dir / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (MODELS / "CURRENT").write_text(args.version + "\n", encoding="utf-8")
+    from training.card import write_card
+
+    write_card(out_dir, meta)
     log(f"saved {model_path} ({model_path.stat().st_size / 1e6:.1f} MB), sha256 {meta['sha256'][:12]}…")
     print(json.dumps(metrics, indent=2))
     return 0

@@ -1,0 +1,84 @@
+"""The schema comes from the Alembic migrations; the models must match them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from svc_helpers import settings_for
+
+from service.db.engine import make_engine
+from service.db.migrate import current_revision, head_revision, upgrade
+from service.db.models import Base
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_migrations_and_models_agree(db_url):
+    engine = make_engine(settings_for(db_url))
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+        assert diff == [], diff
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_is_idempotent_and_downgrade_removes_everything(tmp_path):
+    from alembic import command
+
+    from service.db.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    s = settings_for(url)
+    upgrade(s)
+    upgrade(s)
+    engine = make_engine(s)
+    try:
+        assert {"users", "postings", "flags", "reviews", "identifiers", "posting_indicators"} <= set(sa.inspect(engine).get_table_names())
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "base")
+        assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_the_app_migrates_a_new_database_at_startup(tmp_path, svc_screener):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    db = tmp_path / "sub" / "fresh.db"
+    app = create_app(Settings(database_url=f"sqlite:///{db}"), svc_screener)
+    with TestClient(app) as c:
+        assert c.get("/healthz").status_code == 200
+    assert db.exists()
+    engine = make_engine(settings_for(f"sqlite:///{db}"))
+    try:
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+
+
+def test_alembic_command_line_uses_the_service_settings(tmp_path):
+    db = tmp_path / "cli.db"
+    env = {"SCREENING_DATABASE_URL": f"sqlite:///{db}", "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, "-m", "alembic", "-c", str(ROOT / "service" / "alembic.ini"), "upgrade", "head"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        assert "reviews" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
