@@ -304,6 +304,7 @@ def extract_licences(sh: Shadow) -> list[Entity]:
     return out
 
 
+MAX_COMPANY_MENTIONS = 200  # an ad names a few firms; a text naming thousands is not an ad
 _COMPANY_HEAD = re.compile(
     r"(?:cong ty|cty|ctcp|tap doan|trung tam)\s(?:(?:tnhh|co phan|cp|trach nhiem huu han)\s)?"
     r"(?:(?:mot|hai) thanh vien\s)?"
@@ -317,7 +318,9 @@ def extract_companies(sh: Shadow) -> list[Entity]:
     and English "… Co., Ltd / JSC / Corporation"."""
     out = []
     raw = sh.raw
-    for m in _COMPANY_HEAD.finditer(sh.text):
+    for k, m in enumerate(_COMPANY_HEAD.finditer(sh.text)):
+        if k >= MAX_COMPANY_MENTIONS:
+            break
         s, e = m.span()
         rest = sh.text[e:e + 80]
         if _GENERIC_AFTER.match(rest):

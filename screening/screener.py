@@ -24,6 +24,7 @@ from .types import Assessment, ClassifierResult, Entity, Span
 __all__ = ["Screener", "assessment_to_dict", "HOTLINES"]
 
 HOTLINES = ("111", "1800 6605")
+MAX_SCREEN_CHARS = 100_000
 
 
 class Screener:
@@ -59,6 +60,10 @@ class Screener:
         return hits, entities, facts
 
     def _analyze(self, text: str, extra: tuple[Entity, ...] = ()):
+        if len(text) > MAX_SCREEN_CHARS:
+            # Past this length a text is not an ad; its head is screened (and the assessment
+            # says so), so no input can hold a worker for long. Spans still index the raw text.
+            text = text[:MAX_SCREEN_CHARS]
         sh = shadow(text)
         tokens = tokenize(sh, self.engine.vocab_words)
         matches = self.engine.match(tokens, text)
@@ -88,6 +93,8 @@ class Screener:
         if self.classifier is not None and full.strip():
             clf = self.classifier.predict_record(rec)
         value, band, flagged, steps = score(hits, clf.probability if clf else None, self.catalogue.scoring)
+        if len(full) > MAX_SCREEN_CHARS:
+            facts = set(facts) | {"truncated"}
         return Assessment(
             text=full,
             risk_score=value,
@@ -161,6 +168,8 @@ def assessment_to_dict(a: Assessment, catalogue: Catalogue, *, with_text: bool =
         "classifier": a.classifier.to_dict() if a.classifier else None,
         "versions": dict(a.versions),
     }
+    if "truncated" in a.facts:
+        d["truncated_at"] = MAX_SCREEN_CHARS
     if a.flagged:
         d["hotlines"] = list(HOTLINES)
     if with_text:

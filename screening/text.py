@@ -239,7 +239,8 @@ def tokenize(sh: Shadow, vocab: frozenset[str] = frozenset()) -> list[Token]:
             prev_kind, prev_raw = "num", m.group(0)
             continue
         if kind == "nl":
-            out.append(Token("<p>", rs, re_, "sep", True))
+            if not out or out[-1].kind != "sep":
+                out.append(Token("<p>", rs, re_, "sep", True))
             clause = True
             prev_kind, prev_raw = "sep", "\n"
             continue

@@ -105,3 +105,16 @@ def test_html_rendering_marks_the_evidence(rules_screener):
     a = rules_screener.screen(LURE)
     out = html(a, rules_screener.catalogue)
     assert "<mark" in out and "Campuchia" in out
+
+
+def test_very_long_text_is_screened_on_its_head_and_says_so(rules_screener):
+    from screening.screener import MAX_SCREEN_CHARS
+
+    text = "Sang Campuchia làm CSKH, việc nhẹ lương cao. " + "Tuyển công nhân may. " * 10_000
+    assert len(text) > MAX_SCREEN_CHARS
+    a = rules_screener.screen(text)
+    d = rules_screener.to_dict(a)
+    assert d["truncated_at"] == MAX_SCREEN_CHARS and a.flagged
+    for h in a.hits:
+        for s in h.evidence:
+            assert text[s.start:s.end] == s.text

@@ -52,12 +52,21 @@ def review_examples(path: Path) -> list[Example]:
     dismissed → ordinary; other decisions are left out."""
     out = []
     with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            d = json.loads(line)
-            decision = d.get("decision") or d.get("status")
-            if decision not in ("confirmed", "dismissed") or not d.get("text"):
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
                 continue
-            out.append(Example(d["text"], int(decision == "confirmed"), f"review:{d.get('id')}", "reviews", str(d.get("id"))))
+            try:
+                d = json.loads(line)
+            except ValueError as exc:
+                raise SystemExit(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            label = d.get("label")
+            if label not in (0, 1):
+                status = d.get("status") or d.get("decision")
+                label = {"confirmed": 1, "dismissed": 0}.get(status)
+            if label is None or not d.get("text"):
+                continue  # escalated, needs_info or open: no label yet
+            ident = d.get("posting_id", d.get("flag_id", n))
+            out.append(Example(d["text"], int(label), f"review:{ident}", "reviews", f"review:{ident}"))
     return out
 
 
