@@ -21,7 +21,7 @@ from spacy.vocab import Vocab
 
 from . import caps
 from .catalogue import Catalogue, Indicator, Pattern
-from .text import Token, accent_key, fold
+from .text import Token, accent_key, fold_word
 from .types import Entity, Hit, Span, severity_rank
 
 __all__ = ["RuleEngine", "Match", "NEGATION_CUES"]
@@ -29,6 +29,8 @@ __all__ = ["RuleEngine", "Match", "NEGATION_CUES"]
 NEGATION_CUES = frozenset({"khong", "chang", "mien", "chua", "no", "not", "never", "without", "dont", "zero", "none"})
 NEGATION_BIGRAMS = frozenset({("nghiem", "cam"), ("tuyet", "doi"), ("cam", "thu"), ("free", "of"), ("cam", "giu")})
 SEP, NUM, OTHER = "<p>", "<num>", "_"
+_ASCII_LETTERS = re.compile(r"[A-Za-z]")
+_MARKED_LETTERS = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")  # Chinese characters, as in ads of compounds run from abroad
 MONEY_SIGNS = frozenset({"upfront_fee", "brokerage_fee", "fee_over_cap", "irregular_deposit", "personal_account_payment"})
 CHAT_WORDS = frozenset({"zalo", "telegram", "inbox", "messenger", "whatsapp", "wechat", "viber", "line"})
@@ -291,7 +293,7 @@ class _Agreement:
         k = None
         if t.kind == "word" and (t.start, t.end) not in self.shared:
             w = self.raw[t.start:t.end].lower()
-            f = fold(w)
+            f = fold_word(w)
             if f != w and f == t.norm:  # written with diacritics, not shorthand
                 k = accent_key(w)
         self.keys[i] = k
@@ -302,9 +304,10 @@ class _Agreement:
         """Is the ad written with diacritics? Then a word written without them is another
         word ("lao động" is not "Lào")."""
         if self._accented is None:
-            letters = [c for c in self.raw[:4000] if c.isalpha() and ord(c) < 0x2000]  # Latin script only
-            marked = sum(1 for c in letters if not c.isascii())
-            self._accented = len(letters) >= 20 and marked >= 0.08 * len(letters)
+            head = self.raw[:4000]
+            plain = len(_ASCII_LETTERS.findall(head))
+            marked = len(_MARKED_LETTERS.findall(head))  # Latin letters with diacritics
+            self._accented = plain + marked >= 20 and marked >= 0.08 * (plain + marked)
         return self._accented
 
     def __call__(self, i: int, accents: dict) -> bool:

@@ -99,6 +99,12 @@ class Shadow:
         return self.starts[start], self.ends[end - 1]  # type: ignore[index]
 
 
+def fold_word(word: str) -> str:
+    """fold() for a short string, without building an offset map."""
+    table, special = _tables()
+    return word.translate(table) if special.search(word) is None else shadow(word).text
+
+
 def fold(text: str) -> str:
     """Fold a text for matching: lower case, no diacritics, đ -> d, compatibility forms
     decomposed, invisible characters removed. Idempotent."""
@@ -229,10 +235,12 @@ def tokenize(sh: Shadow, vocab: frozenset[str] = frozenset()) -> list[Token]:
     prev_kind = "sep"
     prev_raw = ""
     clause = True
+    identity = sh.starts is None
+    to_raw = sh.to_raw
     for m in _TOKEN_RE.finditer(text):
         kind = m.lastgroup
         s, e = m.span()
-        rs, re_ = sh.to_raw(s, e)
+        rs, re_ = (s, e) if identity else to_raw(s, e)
         if kind == "num":
             out.append(Token("<num>", rs, re_, "num", clause))
             clause = False
