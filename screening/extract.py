@@ -323,9 +323,9 @@ def extract_companies(sh: Shadow) -> list[Entity]:
             break
         s, e = m.span()
         rest = sh.text[e:e + 80]
-        if _GENERIC_AFTER.match(rest):
-            continue
         rs, r_head_end = sh.to_raw(s, e)
+        if _GENERIC_AFTER.match(rest) and not raw[r_head_end:r_head_end + 1].isupper():
+            continue  # "công ty anh", "công ty bên kia" — not "Công ty Ánh Dương"
         # take capitalised words (or all-caps) in the raw text after the head
         pos = r_head_end
         end = pos
