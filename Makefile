@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m screening examples
+	$(BIN)/python -m screening serve --load-examples
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests

@@ -96,40 +96,62 @@ def check(
 
 @app.command()
 def scan(
-    infile: Annotated[str, typer.Argument(metavar="IN", help="JSON lines or CSV (gzip too) with `text` and optional id, title, company, url, source; '-' for stdin")],
-    out: Annotated[str, typer.Option("--out", "-o", help="output JSON lines ('-' for stdout)")] = "-",
+    infile: Annotated[str, typer.Argument(metavar="IN", help="JSON lines or CSV (gzip too) with `text` (or a `title`) and optional id, title, company, url, source, salary, location; '-' for stdin")],
+    out: Annotated[str, typer.Option("--out", "-o", help="output JSON lines ('-' for stdout); a file gets a checkpoint OUT.progress")] = "-",
     workers: Annotated[int, typer.Option(help="processes (default: all cores)")] = 0,
     only_flagged: Annotated[bool, typer.Option("--only-flagged", help="write flagged postings only")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue a stopped scan into the same --out, where it stopped")] = False,
+    dedupe: Annotated[bool, typer.Option("--dedupe/--no-dedupe", help="group reposts (`group`, `duplicate_of`) and screen exact reposts once")] = True,
+    window: Annotated[int, typer.Option("--dedupe-window", help="distinct postings remembered for grouping (memory about 1.3 kB each)")] = 50_000,
+    to: Annotated[Optional[str], typer.Option("--to", metavar="URL", help="also push the written postings to the service's POST URL/v1/postings")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="API key of a scanner user for --to (default: env SCREENING_API_KEY)")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="source for --to when a record has none (default: the input file's name)")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="postings per push")] = 500,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="progress bar (default: when stderr is a terminal)")] = None,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="records between checkpoints (also every 5 s)")] = 2000,
     rules: RulesOpt = None,
     no_model: NoModel = False,
 ) -> None:
     """Screen a file of postings, one JSON result per input line, in input order."""
-    from .scan import ScanSummary, read_records
-    from .scan import scan as run_scan
+    import signal
+
+    from .scan import ScanStopped, run_scan
 
     if infile != "-" and not Path(infile).exists():
         typer.echo(f"error: input file not found: {infile}", err=True)
         raise typer.Exit(2)
+    if resume and out == "-":
+        typer.echo("error: --resume needs --out FILE", err=True)
+        raise typer.Exit(2)
+    api_key = key or os.environ.get("SCREENING_API_KEY")
+    if to and not api_key:
+        typer.echo("error: --to needs a key (--key or SCREENING_API_KEY)", err=True)
+        raise typer.Exit(2)
     n = workers if workers > 0 else (os.cpu_count() or 1)
-    _screener(rules, no_model)  # fail early and clearly on a broken catalogue or model
-    summary = ScanSummary()
-    fh = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")
+    s = _screener(rules, no_model)  # fail early and clearly on a broken catalogue or model
+    default_source = source or (Path(infile).name.split(".")[0] if infile != "-" else "scan")
+
+    def _stop(signum, frame):  # SIGTERM stops like Ctrl-C: a last checkpoint, then exit
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        for res in run_scan(read_records(infile), workers=n, rules_dir=str(rules) if rules else None, model=False if no_model else None):
-            summary.add(res.get("line", 0), res)
-            if only_flagged and not res.get("flagged"):
-                continue
-            fh.write(json.dumps(res, ensure_ascii=False) + "\n")
+        summary = run_scan(
+            infile, out, workers=n, only_flagged=only_flagged, resume=resume, dedupe=dedupe, window=window,
+            rules_dir=str(rules) if rules else None, model=False if no_model else None, screener=s,
+            push_to=to, push_key=api_key, push_source=default_source, push_batch=batch_size, progress=progress,
+            checkpoint_items=max(1, checkpoint_every),
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ScanStopped as exc:
+        typer.echo(f"scan stopped: {exc}", err=True)
+        raise typer.Exit(130 if "interrupted" in str(exc) else 1) from None
     finally:
-        if fh is not sys.stdout:
-            fh.close()
-    typer.echo(
-        f"scanned {summary.lines} lines: {summary.screened} screened, {summary.flagged} flagged, "
-        f"{len(summary.errors)} errors; bands {json.dumps(summary.by_band)}; indicators {json.dumps(summary.by_indicator)}",
-        err=True,
-    )
-    for line, err in summary.errors[:20]:
-        typer.echo(f"  line {line}: {err}", err=True)
+        signal.signal(signal.SIGTERM, previous)
+    for line in summary.lines_of_text():
+        typer.echo(line, err=True)
 
 
 @app.command()

@@ -330,7 +330,8 @@ def extract_companies(sh: Shadow) -> list[Entity]:
         pos = r_head_end
         end = pos
         n = 0
-        for w in re.finditer(r"\S+", raw[pos:pos + 120]):
+        segment = raw[pos:pos + 120].split("\n", 1)[0]  # a name does not run past the line
+        for w in re.finditer(r"\S+", segment):
             word = w.group(0)
             core = word.strip(",.;:!?()\"'")
             if not core or not (core[0].isupper() or (n > 0 and core[0].isdigit())) or n >= 7:

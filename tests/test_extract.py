@@ -115,3 +115,7 @@ def test_hours_licence_company():
 def test_generic_company_words_are_not_names():
     assert ents("làm công ty bên kia lương nghìn đô", "company") == []
     assert ents("công ty chúng tôi tuyển", "company") == []
+
+
+def test_company_name_stops_at_the_end_of_the_line():
+    assert [e.value for e in ents("Cty ABC\nLiên hệ ngay", "company")] == ["Cty ABC"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from svc_helpers import ROLES, need, settings_for
+from svc_helpers import BENIGN, FEE, RISKY, ROLES, need, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("SCREENING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -27,7 +27,19 @@ def svc_screener():
     """Rules only (no classifier): fast, and fixed for the whole session."""
     from screening.screener import Screener
 
-    return Screener.load(model=False)
+    s = Screener.load(model=False)
+    # The tests below lean on how the rules judge three fixed ads: say so plainly if that changes.
+    risky, fee, benign = (s.screen(t) for t in (RISKY, FEE, BENIGN))
+    assumptions = {
+        "RISKY is flagged with scam_compound_destination": risky.flagged and any(h.indicator == "scam_compound_destination" for h in risky.counted_hits),
+        "FEE is flagged": fee.flagged,
+        "BENIGN is not flagged": not benign.flagged,
+    }
+    broken = [k for k, ok in assumptions.items() if not ok]
+    if broken:
+        pytest.fail("the service tests' fixed ads (tests/service/svc_helpers.py) no longer screen as assumed: "
+                    + "; ".join(broken), pytrace=False)
+    return s
 
 
 # --------------------------------------------------------------------------------- databases

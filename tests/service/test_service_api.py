@@ -307,3 +307,70 @@ def test_openapi_documents_the_contract(client):
               "/v1/flags/{flag_id}/review", "/v1/flags/claim", "/v1/export", "/v1/stats"):
         assert p in paths, p
     assert "/login" not in paths
+
+
+def test_a_batch_over_the_limit_is_refused_whole(app, client, keys):
+    app.state.settings.max_batch = 3
+    r = client.post("/v1/postings", json={"postings": [posting(i) for i in range(4)]}, headers=auth(keys["scanner"]))
+    assert r.status_code == 413 and "at most 3" in r.json()["detail"]
+    assert flags(client, keys)["total"] == 0
+
+
+def test_healthz_says_when_the_database_is_down(svc_screener):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from svc_helpers import settings_for
+
+    app = create_app(settings_for("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2"), svc_screener)
+    with TestClient(app) as c:
+        r = c.get("/healthz")
+    assert r.status_code == 503 and "database" in r.json()["detail"]
+
+
+def test_large_batches_screened_on_processes_store_the_same(tmp_path, sqlite_template, svc_screener):
+    """A pool of screening processes gives the same stored postings as the request's thread."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.db import storage
+    from svc_helpers import settings_for
+
+    batch = [posting(i, (RISKY, FEE, BENIGN)[i % 3] + f" #{i}") for i in range(30)]
+    out = {}
+    for procs in (0, 1):
+        db = tmp_path / f"p{procs}.db"
+        shutil.copy(sqlite_template, db)
+        app = create_app(settings_for(f"sqlite:///{db}", ingest_processes=procs, ingest_pool_min_batch=10, model="none"), svc_screener)
+        with TestClient(app) as c, app.state.sessionmaker() as s:
+            assert (app.state.pool is not None) == bool(procs)
+            key = storage.create_user(s, "scan", "scanner")[1]
+            r = c.post("/v1/postings", json={"postings": batch}, headers=auth(key))
+            assert r.status_code == 200 and r.json()["created"] == 30
+            out[procs] = [(i["external_id"], i["flagged"], i["risk_score"], i["risk_band"]) for i in r.json()["items"]]
+        assert app.state.pool is None  # closed with the app
+    assert out[0] == out[1]
+
+
+def test_a_screening_fault_names_the_posting_and_stores_nothing(app, client, keys):
+    real = app.state.screener
+
+    class Faulty:
+        versions = real.versions
+
+        def screen(self, text, **kw):
+            if "BOOM" in text:
+                raise ValueError("bad input")
+            return real.screen(text, **kw)
+
+        def to_dict(self, a):
+            return real.to_dict(a)
+
+    app.state.screener = Faulty()
+    r = client.post("/v1/postings", json={"postings": [posting(1), posting(2, "BOOM")]}, headers=auth(keys["scanner"]))
+    assert r.status_code == 500
+    assert "external_id '2'" in r.json()["detail"] and "ValueError: bad input" in r.json()["detail"]
+    app.state.screener = real
+    assert client.get("/v1/stats", headers=auth(keys["inspector"])).json()["postings"]["total"] == 0

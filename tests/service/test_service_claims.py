@@ -7,13 +7,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from svc_helpers import RISKY
+from svc_helpers import RISKY, settings_for
 
 from service.db import storage
 from service.db.engine import make_engine, make_sessionmaker
 from service.db.models import Review
 from service.ingest import ingest_postings
-from svc_helpers import settings_for
 
 TTL = timedelta(minutes=30)
 

@@ -3,6 +3,7 @@ file SQLite database, killed while requests are in flight."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -73,8 +74,9 @@ def test_kill_9_and_restart_lose_nothing(tmp_path):
         # Requests in flight when the process dies: a batch and a stream of reviews.
         inflight = batch("late", 400)
         late_reviews: list[tuple[int, str, str]] = []
-        open_ids = [it["id"] for it in items[:0]] or [
-            i["id"] for i in httpx.get(base + "/v1/flags", params={"status": "open", "limit": 200}, headers=auth(inspector)).json()["items"]]
+        open_ids = [i["id"] for i in httpx.get(base + "/v1/flags", params={"status": "open", "limit": 300},
+                                                headers=auth(inspector), timeout=30).json()["items"]]
+        assert len(open_ids) > 20
 
         def send_batch():
             try:
@@ -96,12 +98,15 @@ def test_kill_9_and_restart_lose_nothing(tmp_path):
         threads = [threading.Thread(target=send_batch), threading.Thread(target=send_reviews)]
         for t in threads:
             t.start()
-        time.sleep(0.4)
+        deadline = time.monotonic() + 20
+        while len(late_reviews) < 3 and time.monotonic() < deadline:  # kill while reviews are flowing
+            time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         for t in threads:
             t.join(30)
         assert late_reviews, "no review was acknowledged before the kill: the test proves little"
+        assert len(late_reviews) < len(open_ids), "the kill came after the last review: nothing was in flight"
 
         # The database file itself is sound.
         with sqlite3.connect(db) as con:
@@ -109,7 +114,7 @@ def test_kill_9_and_restart_lose_nothing(tmp_path):
 
         proc, base = start(db, log)
         with httpx.Client(base_url=base, timeout=60) as c:
-            exported = [__import__("json").loads(x) for x in
+            exported = [json.loads(x) for x in
                         c.get("/v1/export", params={"format": "jsonl"}, headers=auth(inspector)).text.splitlines()]
             stats = c.get("/v1/stats", headers=auth(inspector)).json()
             # every acknowledged posting is there, once (re-sending creates nothing)

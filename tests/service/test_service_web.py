@@ -126,3 +126,9 @@ def test_static_css_is_served_locally(web):
     c, _, _ = web
     r = c.get("/static/style.css")
     assert r.status_code == 200 and "mark.ev" in r.text
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "https://evil.example", "javascript:alert(1)"])
+def test_login_never_sends_anyone_off_site(web, target):
+    c, keys, _ = web
+    assert login(c, keys["inspector"], target).headers["location"] == "/queue"

@@ -1,0 +1,170 @@
+"""What ``python -m screening serve`` and ``python -m screening users …`` do (screening/cli.py
+imports this lazily, so the library stays free of the service)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+
+__all__ = ["serve", "load_examples", "add_user", "list_users", "rotate_user", "disable_user", "EXAMPLES"]
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "ads.jsonl"
+
+
+def _settings(database_url: str | None = None, **kw: Any) -> Settings:
+    s = Settings()
+    upd = {k: v for k, v in kw.items() if v is not None}
+    if database_url:
+        upd["database_url"] = database_url
+    return s.model_copy(update=upd) if upd else s
+
+
+def _session(settings: Settings):
+    from .db.engine import make_engine, make_sessionmaker
+    from .db.migrate import upgrade
+
+    upgrade(settings)
+    engine = make_engine(settings)
+    return engine, make_sessionmaker(engine)()
+
+
+def load_examples(settings: Settings, screener, path: Path = EXAMPLES) -> tuple[int, int]:
+    """Ingest the project's example ads (source from the file, ``example`` by default): they are
+    idempotent like any posting, so loading them twice changes nothing. (created, queued)."""
+    from .ingest import ingest_postings
+
+    recs = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            recs.append({
+                "source": r.get("source") or "example", "external_id": str(r.get("id") or n), "text": r["text"],
+                "title": r.get("title"), "company": r.get("company"), "url": r.get("url"), "posted_at": None,
+            })
+    engine, session = _session(settings)
+    try:
+        res = ingest_postings(session, screener, recs)
+    finally:
+        session.close()
+        engine.dispose()
+    created = [r for r in res if r.created]
+    return len(created), sum(1 for r in created if r.flag_id)
+
+
+def serve(host: str | None = None, port: int | None = None, database_url: str | None = None, with_examples: bool = False,
+          workers: int | None = None, echo=print) -> None:
+    import os
+
+    import uvicorn
+
+    from .app import create_app, load_screener
+
+    settings = _settings(database_url, host=host, port=port, workers=workers)
+    screener = load_screener(settings) if with_examples or settings.workers == 1 else None
+    if with_examples:
+        from .db.migrate import upgrade
+
+        upgrade(settings)
+        created, queued = load_examples(settings, screener)
+        echo(f"examples: {created} new postings, {queued} queued ({EXAMPLES.name})")
+        for name, role, key in demo_users(settings):
+            echo(f"no users yet: created {name!r} (role {role}); log in at /login with the key {key}")
+    elif not _has_users(settings):
+        echo("no users yet: create one with `python -m screening users add NAME --role inspector` (the key is printed once)")
+    echo(f"serving on http://{settings.host}:{settings.port}/ (API docs at /docs; {settings.workers} worker(s)); "
+         f"database: {_redact(settings.database_url)}")
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, screener), host=settings.host, port=settings.port, log_level=settings.log_level)
+        return
+    # Several processes: each builds its app from the environment (the factory), so pass the
+    # command-line choices on through it.
+    os.environ["SCREENING_DATABASE_URL"] = settings.database_url
+    os.environ["SCREENING_WORKERS"] = str(settings.workers)
+    uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level=settings.log_level)
+
+
+def _has_users(settings: Settings) -> bool:
+    from .db import storage
+
+    engine, session = _session(settings)
+    try:
+        return bool(storage.list_users(session))
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def demo_users(settings: Settings) -> list[tuple[str, str, str]]:
+    """For a first run with the examples (`make run`): when there is no user at all, an
+    inspector and a job-centre user, so the pages can be tried at once. Never otherwise."""
+    from .db import storage
+
+    engine, session = _session(settings)
+    try:
+        if storage.list_users(session):
+            return []
+        out = []
+        for name, role in (("demo-inspector", "inspector"), ("demo-job-centre", "job_centre")):
+            user, key = storage.create_user(session, name, role)
+            out.append((user.name, role, key))
+        return out
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def add_user(name: str, role: str, database_url: str | None = None):
+    from .db import storage
+
+    settings = _settings(database_url)
+    engine, session = _session(settings)
+    try:
+        return storage.create_user(session, name, role)
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def list_users(database_url: str | None = None):
+    from .db import storage
+
+    engine, session = _session(_settings(database_url))
+    try:
+        return storage.list_users(session)
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def rotate_user(name: str, database_url: str | None = None):
+    from .db import storage
+
+    engine, session = _session(_settings(database_url))
+    try:
+        return storage.rotate_key(session, name)
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def disable_user(name: str, database_url: str | None = None):
+    from .db import storage
+
+    engine, session = _session(_settings(database_url))
+    try:
+        return storage.set_active(session, name, False)
+    finally:
+        session.close()
+        engine.dispose()

@@ -1,0 +1,169 @@
+"""The tables. The schema itself comes from the Alembic migrations; these models must match them
+(tests/service/test_migrations.py compares the two)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base", "User", "Posting", "PostingIndicator", "Identifier", "Flag", "Review",
+    "ROLES", "DECISIONS", "STATUSES", "utcnow",
+]
+
+ROLES = ("inspector", "job_centre", "scanner", "admin")
+DECISIONS = ("confirmed", "dismissed", "escalated", "needs_info")
+STATUSES = ("open",) + DECISIONS
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as UTC without a zone (the same on SQLite and PostgreSQL); read back aware (UTC)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint("role IN ('inspector', 'job_centre', 'scanner', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(20))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # sha256 hex of the key
+    key_prefix: Mapped[str] = mapped_column(sa.String(12))  # first characters, to tell keys apart
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Posting(Base):
+    __tablename__ = "postings"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_postings_source_external_id"),
+        sa.Index("ix_postings_risk_score", "risk_score"),
+        sa.Index("ix_postings_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(100))
+    external_id: Mapped[str] = mapped_column(sa.String(300))
+    text: Mapped[str] = mapped_column(sa.Text)  # as sent
+    screened_text: Mapped[str] = mapped_column(sa.Text)  # title + company + text + url: the text spans index
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    company: Mapped[str | None] = mapped_column(sa.Text)
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    posted_at: Mapped[datetime | None]
+    assessment: Mapped[dict[str, Any]]
+    risk_score: Mapped[float] = mapped_column(sa.Float)
+    risk_band: Mapped[str] = mapped_column(sa.String(10))
+    flagged: Mapped[bool] = mapped_column(sa.Boolean)
+    versions: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PostingIndicator(Base):
+    """The counted indicators of a posting, one row each: for filters and statistics."""
+
+    __tablename__ = "posting_indicators"
+
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True)
+    indicator: Mapped[str] = mapped_column(sa.String(80), primary_key=True, index=True)
+    severity: Mapped[str] = mapped_column(sa.String(10))
+
+
+class Identifier(Base):
+    """A phone, chat handle, firm, e-mail, domain… found in a posting, normalised, for linking."""
+
+    __tablename__ = "identifiers"
+    __table_args__ = (
+        sa.UniqueConstraint("posting_id", "kind", "value", name="uq_identifiers_posting_kind_value"),
+        sa.Index("ix_identifiers_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    value: Mapped[str] = mapped_column(sa.String(300))
+    text: Mapped[str | None] = mapped_column(sa.Text)  # as written in the ad
+
+
+class Flag(Base):
+    """A queue item: a flagged posting (or a tip) waiting for, or carrying, an inspector's decision."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('open', 'confirmed', 'dismissed', 'escalated', 'needs_info')", name="status"
+        ),
+        sa.CheckConstraint("reason IN ('flagged', 'tip')", name="reason"),
+        sa.Index("ix_flags_status", "status"),
+        sa.Index("ix_flags_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open", server_default="open")
+    reason: Mapped[str] = mapped_column(sa.String(20), default="flagged", server_default="flagged")
+    note: Mapped[str | None] = mapped_column(sa.Text)  # the tip's note
+    submitted_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    claimed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Review(Base):
+    """An inspector's decision. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "decision IN ('confirmed', 'dismissed', 'escalated', 'needs_info')", name="decision"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(sa.ForeignKey("flags.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    reviewer: Mapped[str] = mapped_column(sa.String(100))  # the name at the time of the review
+    decision: Mapped[str] = mapped_column(sa.String(20))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

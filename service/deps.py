@@ -1,0 +1,159 @@
+"""Dependencies as ``Annotated`` aliases, so route signatures stay plain:
+
+    def route(session: SessionDep, user: InspectorUser, screener: ScreenerDep): ...
+
+API requests carry ``Authorization: Bearer KEY``: no key or an unknown one → 401, a key whose
+role may not use the route → 403. Web pages read the key from the login cookie instead.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, AsyncIterator, Callable
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from .db import storage
+from .db.models import User
+from .settings import Settings
+
+__all__ = [
+    "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
+    "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key",
+]
+
+COOKIE = "screening_key"
+bearer = HTTPBearer(auto_error=False, description="the API key: `Authorization: Bearer KEY`")
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # An async generator: making a session does no I/O, and the route (sync, in the thread pool)
+    # is the only one to use it; this saves two thread-pool hops per request.
+    session = request.app.state.sessionmaker()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+async def get_screener(request: Request) -> Any:
+    return request.app.state.screener
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ScreenerDep = Annotated[Any, Depends(get_screener)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+class AuthCache:
+    """Key hash → user, for a few seconds, so a hot route (POST /v1/screen) needs no database
+    round trip per request. Keys disabled or rotated through the API are forgotten at once; by
+    the CLI (another process), within ``ttl`` seconds."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, User | None]] = {}
+
+    def get(self, key_hash: str) -> tuple[bool, User | None]:
+        hit = self._items.get(key_hash)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, key_hash: str, user: User | None) -> None:
+        if self.ttl > 0:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key_hash] = (time.monotonic() + self.ttl, user)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _lookup(maker, key: str) -> User | None:
+    with maker() as session:
+        return storage.user_by_key(session, key)  # loaded, then detached: safe to share read-only
+
+
+async def user_for_key(request: Request, key: str) -> User | None:
+    key = key.strip()
+    if not key:
+        return None
+    cache: AuthCache = request.app.state.auth_cache
+    h = storage.hash_key(key)
+    found, user = cache.get(h)
+    if not found:
+        user = await run_in_threadpool(_lookup, request.app.state.sessionmaker, key)
+        cache.put(h, user)
+    return user
+
+
+async def current_user(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User:
+    if creds is None or not creds.credentials:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is needed: Authorization: Bearer KEY",
+                            headers={"WWW-Authenticate": "Bearer"})
+    user = await user_for_key(request, creds.credentials)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or disabled API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(*roles: str) -> Callable[..., Any]:
+    async def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {' or '.join(roles)}; the key's role is {user.role}")
+        return user
+
+    check.__name__ = "require_" + "_or_".join(roles)
+    return check
+
+
+InspectorUser = Annotated[User, Depends(require_role("inspector"))]
+JobCentreUser = Annotated[User, Depends(require_role("job_centre"))]
+ScannerUser = Annotated[User, Depends(require_role("scanner"))]
+AdminUser = Annotated[User, Depends(require_role("admin"))]
+TipUser = Annotated[User, Depends(require_role("job_centre", "inspector"))]
+
+
+# -------------------------------------------------------------------------------------- web
+
+
+class LoginRequired(Exception):
+    """Raised by pages without a valid login cookie: answered with a redirect to /login."""
+
+
+class WrongRole(Exception):
+    def __init__(self, user: User, roles: tuple[str, ...]):
+        self.user, self.roles = user, roles
+
+
+async def web_user_optional(request: Request) -> User | None:
+    key = request.cookies.get(COOKIE)
+    return await user_for_key(request, key) if key else None
+
+
+async def web_user(user: Annotated[User | None, Depends(web_user_optional)]) -> User:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def web_role(*roles: str) -> Callable[..., User]:
+    async def check(user: Annotated[User, Depends(web_user)]) -> User:
+        if user.role not in roles:
+            raise WrongRole(user, roles)
+        return user
+
+    return check

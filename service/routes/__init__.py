@@ -1,0 +1,1 @@
+"""Routers, one per resource; web.py holds the server-rendered pages."""

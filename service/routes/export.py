@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from ..db import storage
+from ..deps import InspectorUser
+from ..filters import FilterParams
+from ..views import csv_lines, export_record, jsonl_lines
+
+router = APIRouter(prefix="/v1", tags=["export"])
+
+
+@router.get(
+    "/export",
+    summary="Queue items with their decisions, as CSV or JSON lines",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def export(
+    request: Request,
+    user: InspectorUser,
+    f: FilterParams,
+    format: Annotated[Literal["csv", "jsonl"], Query(description="csv or jsonl")] = "jsonl",
+    reviewed: Annotated[bool, Query(description="only items with at least one decision")] = False,
+) -> StreamingResponse:
+    """Every queue item matching the filters, with its latest decision (`label` 1 = confirmed,
+    0 = dismissed, for retraining), its indicators, versions and text; the JSON lines also carry
+    the full review history. Streamed: any size. Role: inspector."""
+    if reviewed and not f.status:
+        f.status = ["confirmed", "dismissed", "escalated", "needs_info"]
+    maker = request.app.state.sessionmaker
+
+    def records():
+        with maker() as session:  # its own session: the response outlives the request's
+            for flag, posting, reviews in storage.export_rows(session, f):
+                yield export_record(flag, posting, reviews)
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if format == "csv":
+        body, media = csv_lines(records()), "text/csv; charset=utf-8"
+    else:
+        body, media = jsonl_lines(records()), "application/x-ndjson; charset=utf-8"
+    return StreamingResponse(
+        body, media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="flags-{stamp}.{format}"'},
+    )

@@ -1,0 +1,299 @@
+"""Request and response models, a family per resource (documented in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decision = Literal["confirmed", "dismissed", "escalated", "needs_info"]
+Status = Literal["open", "confirmed", "dismissed", "escalated", "needs_info"]
+Role = Literal["inspector", "job_centre", "scanner", "admin"]
+Band = Literal["high", "medium", "low"]
+
+MAX_TEXT = 200_000
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    database: str
+    versions: dict[str, str]
+
+
+# -------------------------------------------------------------------------------------- screen
+
+
+class ScreenIn(BaseModel):
+    text: str = Field(..., max_length=MAX_TEXT, description="the ad as posted")
+    title: str | None = Field(None, max_length=2_000)
+    company: str | None = Field(None, max_length=2_000)
+    url: str | None = Field(None, max_length=2_000)
+
+
+class Evidence(BaseModel):
+    start: int
+    end: int
+    text: str
+
+
+class IndicatorHit(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    severity: str
+    evidence: list[Evidence]
+    name: dict[str, str]
+    explanation: dict[str, str]
+    legal: list[dict[str, Any]] = []
+    why: list[str] = []
+
+
+class Assessment(BaseModel):
+    """The core's assessment, as ``Screener.to_dict`` gives it."""
+
+    model_config = ConfigDict(extra="allow")
+    flagged: bool
+    risk_score: float
+    risk_band: Band
+    indicators: list[IndicatorHit]
+    explanation: dict[str, Any]
+    entities: list[dict[str, Any]] = []
+    versions: dict[str, str] = {}
+    hotlines: list[str] | None = None
+
+
+# ------------------------------------------------------------------------------------ postings
+
+
+class PostingIn(BaseModel):
+    external_id: str = Field(..., min_length=1, max_length=300)
+    source: str = Field(..., min_length=1, max_length=100)
+    text: str = Field(..., max_length=MAX_TEXT)
+    title: str | None = Field(None, max_length=2_000)
+    company: str | None = Field(None, max_length=2_000)
+    url: str | None = Field(None, max_length=2_000)
+    posted_at: datetime | None = None
+
+
+class PostingsIn(BaseModel):
+    postings: list[PostingIn]
+
+
+class IngestItem(BaseModel):
+    source: str
+    external_id: str
+    posting_id: int | None
+    flag_id: int | None
+    created: bool = Field(description="false when the posting was stored already (nothing changed)")
+    flagged: bool | None
+    risk_score: float | None
+    risk_band: str | None
+
+
+class IngestPublic(BaseModel):
+    received: int
+    created: int
+    duplicates: int
+    flagged: int = Field(description="new postings flagged (and queued) by this call")
+    items: list[IngestItem]
+
+
+# ---------------------------------------------------------------------------------------- tips
+
+
+class TipIn(BaseModel):
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    note: str | None = Field(None, max_length=5_000, description="what the job seeker or the staff member said")
+    title: str | None = Field(None, max_length=2_000)
+    company: str | None = Field(None, max_length=2_000)
+    url: str | None = Field(None, max_length=2_000)
+
+
+class TipPublic(BaseModel):
+    flag_id: int
+    posting_id: int
+    external_id: str
+    source: str
+    status: Status
+    flagged: bool
+    risk_score: float
+    risk_band: Band
+
+
+# --------------------------------------------------------------------------------------- flags
+
+
+class IndicatorBrief(BaseModel):
+    id: str
+    severity: str
+    name: dict[str, str] = {}
+    evidence: list[Evidence] = []
+
+
+class FlagPublic(BaseModel):
+    id: int
+    posting_id: int
+    external_id: str
+    source: str
+    status: Status
+    reason: Literal["flagged", "tip"]
+    risk_score: float
+    risk_band: Band
+    flagged: bool
+    indicators: list[IndicatorBrief]
+    title: str | None = None
+    company: str | None = None
+    url: str | None = None
+    excerpt: str
+    note: str | None = None
+    posted_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+
+
+class FlagsPublic(BaseModel):
+    items: list[FlagPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReviewIn(BaseModel):
+    decision: Decision
+    note: str | None = Field(None, max_length=10_000)
+
+
+class ReviewPublic(BaseModel):
+    id: int
+    flag_id: int
+    reviewer: str
+    decision: Decision
+    note: str | None
+    created_at: datetime
+
+
+class PostingPublic(BaseModel):
+    id: int
+    source: str
+    external_id: str
+    text: str
+    screened_text: str = Field(description="title, company, text and URL as screened: evidence spans index this text")
+    title: str | None
+    company: str | None
+    url: str | None
+    posted_at: datetime | None
+    created_at: datetime
+    versions: dict[str, Any]
+
+
+class Shared(BaseModel):
+    kind: str
+    value: str
+
+
+class LinkedPosting(BaseModel):
+    posting_id: int
+    flag_id: int | None
+    status: str | None
+    source: str
+    external_id: str
+    title: str | None
+    risk_score: float
+    risk_band: str
+    created_at: datetime
+    shared: list[Shared]
+
+
+class EvidenceItem(BaseModel):
+    indicator: str
+    severity: str
+    start: int
+    end: int
+    text: str
+
+
+class FlagDetail(FlagPublic):
+    indicators: list[IndicatorHit]  # type: ignore[assignment]
+    not_counted: list[dict[str, Any]] = []
+    posting: PostingPublic
+    evidence: list[EvidenceItem]
+    explanation: dict[str, Any]
+    entities: list[dict[str, Any]] = []
+    classifier: dict[str, Any] | None = None
+    identifiers: list[Shared] = []
+    linked: list[LinkedPosting]
+    reviews: list[ReviewPublic]
+
+
+class ClaimIn(BaseModel):
+    n: int = Field(10, ge=1, le=200, description="how many items to take")
+
+
+class ClaimPublic(BaseModel):
+    items: list[FlagPublic]
+    total: int
+
+
+# ------------------------------------------------------------------------------- stats, agencies
+
+
+class IndicatorPrecision(BaseModel):
+    flags: int
+    confirmed: int
+    dismissed: int
+    reviewed: int
+    precision: float | None = Field(description="confirmed / (confirmed + dismissed); null before any such review")
+    misleading: bool = Field(description="enough reviews and precision under one half")
+
+
+class StatsPublic(BaseModel):
+    total: int = Field(description="queue items")
+    by_status: dict[str, int]
+    by_band: dict[str, int]
+    by_indicator: dict[str, int]
+    by_source: dict[str, int]
+    by_reason: dict[str, int]
+    precision: dict[str, IndicatorPrecision]
+    overall_precision: float | None
+    misleading: list[str]
+    postings: dict[str, Any]
+    reviews: int
+
+
+class AgencyPublic(BaseModel):
+    kind: str
+    value: str
+    postings: int
+    flags: int
+    confirmed: int
+    max_score: float | None
+    last_seen: datetime | None
+
+
+class AgenciesPublic(BaseModel):
+    items: list[AgencyPublic]
+    total: int
+
+
+# --------------------------------------------------------------------------------------- users
+
+
+class UserIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    role: Role
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    role: Role
+    active: bool
+    key_prefix: str
+    created_at: datetime
+
+
+class UserCreated(UserPublic):
+    key: str = Field(description="the API key, shown this once")
