@@ -31,5 +31,11 @@ check: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python benchmarks/rules_accuracy.py
 
+# Batch-scan throughput (1 core, all cores, underthesea as a yardstick) and peak memory on the
+# real postings replicated to N (default 100,000; N=1000000 measures memory only).
+N ?= 100000
+bench: $(STAMP)
+	$(BIN)/python benchmarks/scan_bench.py --n $(N) $(if $(filter-out 100000,$(N)),--memory-only,)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -101,7 +101,7 @@ def scan(
     workers: Annotated[int, typer.Option(help="processes (default: all cores)")] = 0,
     only_flagged: Annotated[bool, typer.Option("--only-flagged", help="write flagged postings only")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue a stopped scan into the same --out, where it stopped")] = False,
-    dedupe: Annotated[bool, typer.Option("--dedupe/--no-dedupe", help="group reposts (`group`, `duplicate_of`) and screen exact reposts once")] = True,
+    dedupe: Annotated[bool, typer.Option("--dedupe/--no-dedupe", help="group reposts (`group`, `duplicate_of`) and screen verbatim copies once")] = True,
     window: Annotated[int, typer.Option("--dedupe-window", help="distinct postings remembered for grouping (memory about 1.3 kB each)")] = 50_000,
     to: Annotated[Optional[str], typer.Option("--to", metavar="URL", help="also push the written postings to the service's POST URL/v1/postings")] = None,
     key: Annotated[Optional[str], typer.Option("--key", help="API key of a scanner user for --to (default: env SCREENING_API_KEY)")] = None,
@@ -272,6 +272,75 @@ def users_disable(name: Annotated[str, typer.Argument()], database_url: DbOpt = 
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"disabled {name!r}")
+
+
+registry_app = typer.Typer(no_args_is_help=True, help="The list of enterprises licensed to send workers abroad (DOLAB).")
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("import")
+def registry_import(
+    file: Annotated[Path, typer.Argument(help="the licence list as DOLAB publishes it (CSV or XLSX)")],
+    database_url: DbOpt = None,
+) -> None:
+    """Import a licence list as a new version: later lists update statuses and keep history.
+    Each row that cannot be read is reported with its line number; the rest is imported."""
+    from service.cli import import_registry
+
+    try:
+        res = import_registry(file, database_url)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for e in res.errors:
+        typer.echo(f"{file}:{e['line']}: {e['message']}", err=True)
+    typer.echo(f"registry version {res.version}: {res.firms} firms imported ({res.new} new, {res.changed} status changes), "
+               f"{len(res.errors)} bad row(s); {res.relinked} posting(s) resolved again")
+    if res.firms == 0:
+        raise typer.Exit(1)
+
+
+agency_app = typer.Typer(no_args_is_help=True, help="Agencies: who is behind the postings, and their risk profile.")
+app.add_typer(agency_app, name="agency")
+
+
+@agency_app.command("report")
+def agency_report(
+    name: Annotated[str, typer.Argument(help="a firm name as ads write it, a brand, or a phone")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON profile")] = False,
+    lang: Annotated[str, typer.Option(help="vi or en")] = "vi",
+    database_url: DbOpt = None,
+) -> None:
+    """The risk profile of the agency best matching NAME: licence status, signs with their
+    evidence, postings, fees, linked identities."""
+    from service.cli import agency_report as report
+
+    prof = report(name, database_url)
+    if prof is None:
+        typer.echo(f"no agency matches {name!r}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(prof, ensure_ascii=False, indent=2, default=str))
+        return
+    typer.echo(f"{prof['name']} (agency {prof['id']})")
+    typer.echo(f"licence_status={prof['licence_status'] or 'unknown'} risk_score={prof['risk_score']:.2f} band={prof['risk_band']}")
+    if prof.get("registry"):
+        r = prof["registry"]
+        typer.echo(f"registry: {r['name']} · {r['enterprise_code']} · {r['licence_no']} · {r['status']}")
+    for s in prof["signs"]:
+        typer.echo(f"\n• {s['name'][lang]} ({s['id']}, {s['severity']})")
+        for e in s["evidence"]:
+            typer.echo(f"  evidence: {e}")
+        if s["legal"]:
+            typer.echo(f"  law: {'; '.join(x['ref'] for x in s['legal'])}")
+    typer.echo(f"\npostings ({len(prof['postings'])}):")
+    for p in prof["postings"]:
+        typer.echo(f"  {p['source']}/{p['external_id']}  {p['risk_band']:<6} {p['risk_score']:.2f}  {', '.join(p['indicators']) or '-'}")
+    if prof["linked"]:
+        typer.echo("linked:")
+        for link in prof["linked"]:
+            via = ", ".join(f"{v['kind']} {v['value']}" for v in link["via"])
+            typer.echo(f"  {link['name']} ({link.get('licence_status') or '-'}) via {via}")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .settings import Settings
 
-__all__ = ["serve", "load_examples", "add_user", "list_users", "rotate_user", "disable_user", "EXAMPLES"]
+__all__ = ["serve", "load_examples", "add_user", "list_users", "rotate_user", "disable_user", "import_registry", "agency_report", "EXAMPLES"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "ads.jsonl"
 
@@ -165,6 +165,39 @@ def disable_user(name: str, database_url: str | None = None):
     engine, session = _session(_settings(database_url))
     try:
         return storage.set_active(session, name, False)
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def import_registry(path: str | Path, database_url: str | None = None):
+    """``python -m screening registry import FILE``: read the licence list (bad rows are
+    reported, the rest is read), store it as a new version and re-resolve stored postings.
+    Returns (RegistryImportResult, the read errors)."""
+    from screening.registry import read_registry
+
+    from .db import storage
+
+    read = read_registry(path)  # FileNotFoundError / ValueError for the file as a whole
+    engine, session = _session(_settings(database_url))
+    try:
+        return storage.import_registry(session, read.firms, read.errors, Path(path).name)
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def agency_report(name: str, database_url: str | None = None) -> dict[str, Any] | None:
+    """``python -m screening agency report NAME``: the profile of the agency best matching NAME."""
+    from screening.catalogue import Catalogue
+
+    from .db import storage
+
+    settings = _settings(database_url)
+    scoring = Catalogue.load(settings.rules_dir).scoring
+    engine, session = _session(settings)
+    try:
+        return storage.agency_by_name(session, name, scoring)
     finally:
         session.close()
         engine.dispose()

@@ -3,6 +3,7 @@ outside any database transaction."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any, Iterable
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session
 from .db import storage
 from .identifiers import identifiers_from_assessment
 
-__all__ = ["screen_posting", "ingest_postings", "add_tip", "TIP_SOURCE", "ScreeningFailed"]
+log = logging.getLogger("service")
+
+__all__ = ["screen_posting", "ingest_postings", "add_tip", "link_agencies", "TIP_SOURCE", "ScreeningFailed"]
 
 TIP_SOURCE = "job_centre"
 
@@ -81,6 +84,7 @@ def ingest_postings(session: Session, screener, postings: Iterable[dict[str, Any
         screened = [screen_posting(screener, **r) for r in fresh.values()]
     todo = {(p.source, p.external_id): p for p in screened}
     stored = {(r.source, r.external_id): r for r in storage.ingest(session, list(todo.values()))}
+    link_agencies(session, [(r.posting_id, todo[k]) for k, r in stored.items() if r.created and r.posting_id and k in todo])
     out: list[storage.IngestResult] = []
     reported: set[tuple[str, str]] = set()
     for key in keys:
@@ -106,4 +110,18 @@ def add_tip(session: Session, screener, *, text: str, note: str | None, submitte
     """An ad brought in by someone: screened and queued whatever its score, source job_centre."""
     p = screen_posting(screener, source=TIP_SOURCE, external_id=f"tip-{uuid.uuid4().hex}", text=text,
                        title=title, company=company, url=url)
-    return storage.ingest(session, [p], queue_all=True, reason="tip", note=note, submitted_by=submitted_by)[0]
+    r = storage.ingest(session, [p], queue_all=True, reason="tip", note=note, submitted_by=submitted_by)[0]
+    if r.created and r.posting_id:
+        link_agencies(session, [(r.posting_id, p)])
+    return r
+
+
+def link_agencies(session: Session, stored: list[tuple[int, storage.NewPosting]]) -> None:
+    """Resolve newly stored postings to agencies (after their own transaction: a failure here
+    leaves the postings stored, and ``storage.relink_agencies`` can redo it)."""
+    if not stored:
+        return
+    try:
+        storage.assign_agencies(session, [storage.facts_of(pid, p.company, p.identifiers) for pid, p in stored])
+    except Exception:  # noqa: BLE001 - the postings are stored; linking is redone on the next registry import
+        log.exception("linking %d posting(s) to agencies failed", len(stored))

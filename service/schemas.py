@@ -262,7 +262,7 @@ class StatsPublic(BaseModel):
     reviews: int
 
 
-class AgencyPublic(BaseModel):
+class IdentifierPublic(BaseModel):
     kind: str
     value: str
     postings: int
@@ -272,8 +272,8 @@ class AgencyPublic(BaseModel):
     last_seen: datetime | None
 
 
-class AgenciesPublic(BaseModel):
-    items: list[AgencyPublic]
+class IdentifiersPublic(BaseModel):
+    items: list[IdentifierPublic]
     total: int
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base", "User", "Posting", "PostingIndicator", "Identifier", "Flag", "Review",
+    "RegistryImport", "RegistryFirm", "RegistryHistory", "Agency", "PostingAgency",
     "ROLES", "DECISIONS", "STATUSES", "utcnow",
 ]
 
@@ -167,3 +168,73 @@ class Review(Base):
     decision: Mapped[str] = mapped_column(sa.String(20))
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ------------------------------------------------------------------ the licence registry, agencies
+
+
+class RegistryImport(Base):
+    """One import of DOLAB's list of licensed enterprises: imports are versioned."""
+
+    __tablename__ = "registry_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, unique=True)
+    file_name: Mapped[str] = mapped_column(sa.String(500))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rows: Mapped[int] = mapped_column(sa.Integer)  # firms read
+    errors: Mapped[dict[str, Any]]  # {"rows": [{"line", "message"}]}
+
+
+class RegistryFirm(Base):
+    """A licensed enterprise as the latest import lists it (identity: its enterprise code)."""
+
+    __tablename__ = "registry_firms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_code: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    licence_no: Mapped[str] = mapped_column(sa.String(100))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    address: Mapped[str | None] = mapped_column(sa.Text)
+    phones: Mapped[dict[str, Any]]  # {"items": [...]} (E.164)
+    websites: Mapped[dict[str, Any]]  # {"items": [...]} (domains)
+    first_seen: Mapped[int] = mapped_column(sa.ForeignKey("registry_imports.id"))
+    last_seen: Mapped[int] = mapped_column(sa.ForeignKey("registry_imports.id"))
+
+
+class RegistryHistory(Base):
+    """A firm's status as each import first listed it or changed it."""
+
+    __tablename__ = "registry_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_id: Mapped[int] = mapped_column(sa.ForeignKey("registry_firms.id", ondelete="CASCADE"), index=True)
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("registry_imports.id"))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    previous_status: Mapped[str | None] = mapped_column(sa.String(20))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Agency(Base):
+    """Who is behind postings: a registry firm, or a firm name not in the registry."""
+
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(300), unique=True)  # "firm:CODE" or "name:normalised"
+    name: Mapped[str] = mapped_column(sa.Text)
+    norm_name: Mapped[str] = mapped_column(sa.String(300), index=True)
+    firm_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registry_firms.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PostingAgency(Base):
+    """Which agency a posting resolves to, how sure, how, and what contradicts."""
+
+    __tablename__ = "posting_agencies"
+
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    confidence: Mapped[float] = mapped_column(sa.Float)
+    via: Mapped[dict[str, Any]]  # {"via": [...], "contradictions": [...]}

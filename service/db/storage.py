@@ -577,3 +577,410 @@ def agencies(session: Session, kind: str | None = None, q: str | None = None, mi
          "max_score": float(m) if m is not None else None, "last_seen": ls}
         for kind_, value, p, f, c, m, ls in rows
     ], int(total)
+
+
+# ------------------------------------------------------------------ the licence registry, agencies
+
+from .models import Agency, PostingAgency, RegistryFirm, RegistryHistory, RegistryImport  # noqa: E402
+
+AGENCY_LINK_KINDS = ("phone", "zalo", "email", "telegram", "bank_account", "domain")
+CONTACT_KINDS = ("phone", "zalo", "email", "telegram", "bank_account")
+
+
+@dataclass
+class RegistryImportResult:
+    version: int
+    import_id: int
+    firms: int
+    new: int
+    changed: int
+    errors: list[dict[str, Any]]
+    relinked: int = 0
+
+
+def import_registry(session: Session, firms: Sequence[Any], errors: Sequence[Any], file_name: str) -> RegistryImportResult:
+    """Store a read licence list (screening.registry.read_registry) as a new version: firms are
+    matched on their enterprise code, a changed status is recorded in the history (the first
+    listing too), firms of earlier lists are kept (``last_seen`` says which list last had them).
+    One transaction."""
+    now = utcnow()
+    err_rows = [{"line": e.line, "message": e.message} for e in errors]
+    try:
+        imp = RegistryImport(version=0, file_name=str(file_name)[:500], imported_at=now, rows=len(firms), errors={"rows": err_rows})
+        session.add(imp)
+        session.flush()
+        version = int(session.scalar(select(func.coalesce(func.max(RegistryImport.version), 0))) or 0) + 1
+        imp.version = version
+        existing = {f.enterprise_code: f for f in session.scalars(select(RegistryFirm))}
+        new = changed = 0
+        for f in firms:
+            row = existing.get(f.enterprise_code)
+            if row is None:
+                row = RegistryFirm(
+                    enterprise_code=f.enterprise_code, name=f.name, licence_no=f.licence_no, status=f.status,
+                    address=f.address or None, phones={"items": list(f.phones)}, websites={"items": list(f.websites)},
+                    first_seen=imp.id, last_seen=imp.id,
+                )
+                session.add(row)
+                session.flush()
+                existing[f.enterprise_code] = row
+                session.add(RegistryHistory(firm_id=row.id, import_id=imp.id, status=f.status, previous_status=None, changed_at=now))
+                new += 1
+                continue
+            if row.status != f.status:
+                session.add(RegistryHistory(firm_id=row.id, import_id=imp.id, status=f.status, previous_status=row.status, changed_at=now))
+                changed += 1
+            row.name, row.licence_no, row.status, row.address = f.name, f.licence_no, f.status, f.address or None
+            row.phones, row.websites, row.last_seen = {"items": list(f.phones)}, {"items": list(f.websites)}, imp.id
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    res = RegistryImportResult(version, imp.id, len(firms), new, changed, err_rows)
+    res.relinked = relink_agencies(session)
+    return res
+
+
+def registry_imports(session: Session) -> list[RegistryImport]:
+    return list(session.scalars(select(RegistryImport).order_by(RegistryImport.version)))
+
+
+def registry_firms(session: Session) -> list[RegistryFirm]:
+    return list(session.scalars(select(RegistryFirm).order_by(RegistryFirm.id)))
+
+
+def _as_firm(row: RegistryFirm):
+    from screening.registry import Firm
+
+    return Firm(name=row.name, enterprise_code=row.enterprise_code, licence_no=row.licence_no, status=row.status,
+                address=row.address or "", phones=tuple(row.phones.get("items", ())), websites=tuple(row.websites.get("items", ())))
+
+
+def resolver(session: Session):
+    """A screening.agency.Resolver over the stored registry (its latest statuses)."""
+    from screening.agency import Resolver
+
+    return Resolver(_as_firm(r) for r in registry_firms(session))
+
+
+@dataclass(frozen=True)
+class AgencyFacts:
+    """What a posting says about who is behind it."""
+
+    posting_id: int
+    names: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    licences: tuple[str, ...] = ()
+
+
+def facts_of(posting_id: int, company: str | None, identifiers: Iterable[tuple[str, str, str]]) -> AgencyFacts:
+    names: list[str] = [company.strip()] if company and company.strip() else []
+    phones, domains, licences = [], [], []
+    for kind, value, text in identifiers:
+        if kind == "company" and not names and text:
+            names.append(text.split("\n", 1)[0].strip())
+        elif kind in ("phone", "zalo"):
+            phones.append(value)
+        elif kind == "domain":
+            domains.append(value)
+        elif kind == "licence":
+            licences.append(text or value)
+    return AgencyFacts(posting_id, tuple(dict.fromkeys(names)), tuple(dict.fromkeys(phones)), tuple(dict.fromkeys(domains)), tuple(dict.fromkeys(licences)))
+
+
+def _agency_id(session: Session, key: str, name: str, norm: str, firm_id: int | None) -> int:
+    stmt = _insert(session, Agency.__table__).values(key=key, name=name, norm_name=norm[:300], firm_id=firm_id, created_at=utcnow())
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    return int(session.scalar(select(Agency.id).where(Agency.key == key)))
+
+
+def _unregistered_key(name: str) -> tuple[str, str] | None:
+    from screening.registry import normalise_name
+
+    core = normalise_name(name, keep_trade=False)
+    if len(core) < 4:
+        return None
+    return "name:" + core[:290], core
+
+
+def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) -> int:
+    """Resolve postings to agencies: a registry firm when the names, phones, sites or licence
+    numbers resolve to one, else an unregistered agency for the firm name written (none when the
+    ad names no firm). Commits; returns how many postings were linked."""
+    if not facts:
+        return 0
+    from screening.agency import NAME_THRESHOLD  # noqa: F401 - the resolver's threshold applies
+
+    res = res if res is not None else resolver(session)
+    firm_ids = {code: fid for fid, code in session.execute(select(RegistryFirm.id, RegistryFirm.enterprise_code))}
+    ids: dict[str, int] = {}  # agency key -> id, within this call
+
+    def agency_id(key: str, name: str, norm: str, firm_id: int | None) -> int:
+        if key not in ids:
+            ids[key] = _agency_id(session, key, name, norm, firm_id)
+        return ids[key]
+
+    rows = []
+    try:
+        for f in facts:
+            r = res.resolve(f.names, f.phones, f.domains, f.licences)
+            if r.firm is not None and f.names and not any(v.startswith(("name ", "licence ")) for v in r.via):
+                # The ad names a firm the registry does not know, with a contact or site of a
+                # registry firm: the named firm is the agency, the registry firm a contradiction.
+                from screening.agency import Resolution
+
+                r = Resolution(None, 0.0, (), r.contradictions + (f"{'; '.join(r.via)} of registry firm {r.firm.name} ({r.firm.status}) under the name {f.names[0]!r}",))
+            if r.firm is not None:
+                aid = agency_id("firm:" + r.firm.enterprise_code, r.firm.name, r.firm.norm_name, firm_ids.get(r.firm.enterprise_code))
+            elif f.names and (k := _unregistered_key(f.names[0])) is not None:
+                aid = agency_id(k[0], f.names[0][:300], k[1], None)
+            else:
+                continue
+            rows.append({"posting_id": f.posting_id, "agency_id": aid, "confidence": r.confidence if r.firm else 0.0,
+                         "via": {"via": list(r.via), "contradictions": list(r.contradictions), "names": list(f.names)}})
+        if rows:
+            stmt = _insert(session, PostingAgency.__table__)
+            stmt = stmt.on_conflict_do_update(index_elements=["posting_id"], set_={
+                "agency_id": stmt.excluded.agency_id, "confidence": stmt.excluded.confidence, "via": stmt.excluded.via})
+            session.execute(stmt, rows)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(rows)
+
+
+def relink_agencies(session: Session, chunk: int = CHUNK) -> int:
+    """Resolve every stored posting again (after a registry import): a firm now in the registry
+    takes over the postings of its unregistered name."""
+    res = resolver(session)
+    n, last = 0, 0
+    while True:
+        posts = list(session.execute(select(Posting.id, Posting.company).where(Posting.id > last).order_by(Posting.id).limit(chunk)))
+        if not posts:
+            # An unregistered name whose postings all went to a registry firm is gone.
+            session.execute(sa.delete(Agency).where(
+                Agency.firm_id.is_(None), ~select(PostingAgency.posting_id).where(PostingAgency.agency_id == Agency.id).exists()))
+            session.commit()
+            return n
+        ids = [p for p, _ in posts]
+        idents: dict[int, list[tuple[str, str, str]]] = {p: [] for p in ids}
+        for pid, kind, value, text in session.execute(
+            select(Identifier.posting_id, Identifier.kind, Identifier.value, Identifier.text).where(Identifier.posting_id.in_(ids)).order_by(Identifier.id)
+        ):
+            idents[pid].append((kind, value, text or ""))
+        n += assign_agencies(session, [facts_of(pid, company, idents[pid]) for pid, company in posts], res)
+        last = ids[-1]
+
+
+def _agency_postings(session: Session, agency_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {a: [] for a in agency_ids}
+    for part in _chunks(list(agency_ids)):
+        rows = session.execute(
+            select(PostingAgency.agency_id, PostingAgency.confidence, PostingAgency.via, Posting.id, Posting.source, Posting.external_id,
+                   Posting.title, Posting.company, Posting.url, Posting.posted_at, Posting.created_at, Posting.risk_score, Posting.risk_band,
+                   Posting.assessment, Flag.id, Flag.status)
+            .join(Posting, Posting.id == PostingAgency.posting_id)
+            .outerjoin(Flag, Flag.posting_id == Posting.id)
+            .where(PostingAgency.agency_id.in_(list(part)))
+            .order_by(Posting.id)
+        )
+        for aid, conf, via, pid, src, ext, title, company, url, posted, created, score, band, assessment, fid, status in rows:
+            out[aid].append({
+                "id": pid, "source": src, "external_id": ext, "title": title, "company": company, "url": url,
+                "posted_at": posted, "created_at": created, "risk_score": score, "risk_band": band,
+                "assessment": assessment, "flag_id": fid, "status": status, "confidence": conf,
+                "via": (via or {}).get("via", []), "contradictions": (via or {}).get("contradictions", []),
+            })
+    return out
+
+
+def _firms_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, RegistryFirm]:
+    ids = [i for i in set(ids) if i is not None]
+    return {f.id: f for f in session.scalars(select(RegistryFirm).where(RegistryFirm.id.in_(ids)))} if ids else {}
+
+
+def _linked(session: Session, agency: Agency, postings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Other agencies whose postings share a contact or a site with this one's, and registry
+    firms whose listed phones or sites this one's postings carry."""
+    pids = [p["id"] for p in postings]
+    if not pids:
+        return []
+    mine = set()
+    for part in _chunks(pids):
+        mine |= {(("phone" if k == "zalo" else k), v) for k, v in session.execute(
+            select(Identifier.kind, Identifier.value).where(Identifier.posting_id.in_(list(part)), Identifier.kind.in_(AGENCY_LINK_KINDS)))}
+    out: dict[Any, dict[str, Any]] = {}
+    if mine:
+        conds = [sa.and_(Identifier.kind.in_(link_kinds(k)), Identifier.value == v) for k, v in mine]
+        for part in _chunks(conds, 200):
+            rows = session.execute(
+                select(Identifier.kind, Identifier.value, Agency.id, Agency.name, Agency.firm_id)
+                .join(PostingAgency, PostingAgency.posting_id == Identifier.posting_id)
+                .join(Agency, Agency.id == PostingAgency.agency_id)
+                .where(sa.or_(*part), Agency.id != agency.id)
+            )
+            for kind, value, aid, name, firm_id in rows:
+                item = out.setdefault(aid, {"id": aid, "name": name, "firm_id": firm_id, "via": []})
+                v = {"kind": "phone" if kind == "zalo" else kind, "value": value}
+                if v not in item["via"]:
+                    item["via"].append(v)
+        # Registry firms whose own phones / sites appear on these ads.
+        for f in registry_firms(session):
+            if f.id == agency.firm_id:
+                continue
+            via = [{"kind": "phone", "value": p} for p in f.phones.get("items", ()) if ("phone", p) in mine]
+            via += [{"kind": "domain", "value": d} for d in f.websites.get("items", ()) if ("domain", d) in mine]
+            if not via:
+                continue
+            aid = session.scalar(select(Agency.id).where(Agency.firm_id == f.id))
+            key = aid if aid is not None else f"firm:{f.enterprise_code}"
+            item = out.setdefault(key, {"id": aid, "name": f.name, "firm_id": f.id, "via": []})
+            for v in via:
+                if v not in item["via"]:
+                    item["via"].append({**v, "registry": True})
+    firms = _firms_by_id(session, [i["firm_id"] for i in out.values()])
+    for item in out.values():
+        fr = firms.get(item.pop("firm_id"))
+        item["licence_status"] = fr.status if fr else None
+        item["registry_firm"] = fr.name if fr else None
+    return sorted(out.values(), key=lambda i: (-len(i["via"]), str(i["name"])))
+
+
+def _duplicates(session: Session, agency_id: int, postings: list[dict[str, Any]], window: int = 5000) -> list[dict[str, Any]]:
+    """This agency's ads that near-copy ads of other names (MinHash LSH over the latest
+    ``window`` postings; the ad texts as sent, without the firm names)."""
+    from screening.links import NearDuplicates
+
+    if not postings:
+        return []
+    nd = NearDuplicates()
+    others = list(session.execute(
+        select(Posting.id, Posting.text, PostingAgency.agency_id, Agency.name)
+        .outerjoin(PostingAgency, PostingAgency.posting_id == Posting.id)
+        .outerjoin(Agency, Agency.id == PostingAgency.agency_id)
+        .where(sa.or_(PostingAgency.agency_id.is_(None), PostingAgency.agency_id != agency_id))
+        .order_by(Posting.id.desc()).limit(window)
+    ))
+    meta = {}
+    for pid, text, aid, name in others:
+        nd.add(str(pid), text)
+        meta[str(pid)] = (aid, name)
+    texts = dict(session.execute(select(Posting.id, Posting.text).where(Posting.id.in_([p["id"] for p in postings]))).all())
+    out = []
+    for p in postings:
+        g = nd.add(f"a{p['id']}", texts.get(p["id"], ""))
+        mates = [pid for pid, grp in nd.group_of.items() if grp == g and pid in meta]
+        by_name = {}
+        for m in mates:
+            aid, name = meta[m]
+            by_name.setdefault(aid, {"agency_id": aid, "agency_name": name or "(no firm named)", "posting_id": int(m)})
+        if by_name:
+            out.append({"posting_id": p["id"], "external_id": p["external_id"], "others": list(by_name.values())})
+    return out
+
+
+def _profile(session: Session, agency: Agency, postings: list[dict[str, Any]], firm: RegistryFirm | None, scoring: dict[str, Any], *, full: bool) -> dict[str, Any]:
+    from screening.agency_profile import profile
+
+    linked = _linked(session, agency, postings)
+    dups = _duplicates(session, agency.id, postings) if full else []
+    contradictions = [c for p in postings for c in p["contradictions"]]
+    firm_d = {"name": firm.name, "licence_no": firm.licence_no, "enterprise_code": firm.enterprise_code} if firm else None
+    prof = profile(postings, licence_status=firm.status if firm else None, firm=firm_d, linked=linked,
+                   duplicates=dups, contradictions=contradictions, scoring=scoring)
+    prof["linked"] = linked
+    prof["duplicates"] = dups
+    return prof
+
+
+def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Agencies best matching ``q`` (a firm name as written, fuzzy; or a phone), each with its
+    licence status, risk and linked identities; without ``q``, the most recent."""
+    from rapidfuzz import fuzz
+
+    from screening.registry import normalise_name
+
+    agencies_ = list(session.scalars(select(Agency).order_by(Agency.id.desc())))
+    if q and q.strip():
+        kinds, value, exact = agency_query(q)
+        by_phone: set[int] = set()
+        if exact:
+            by_phone = set(session.scalars(
+                select(PostingAgency.agency_id).join(Identifier, Identifier.posting_id == PostingAgency.posting_id)
+                .where(Identifier.kind.in_(kinds), Identifier.value == value)))
+        norm, core = normalise_name(q), normalise_name(q, keep_trade=False)
+        scored = []
+        for a in agencies_:
+            s = 100.0 if a.id in by_phone else max(
+                fuzz.token_set_ratio(norm, normalise_name(a.name)), fuzz.ratio(core, a.norm_name) if core else 0,
+                fuzz.partial_ratio(core, a.norm_name) if len(core) >= 4 else 0)
+            if s >= 70:
+                scored.append((s, a))
+        scored.sort(key=lambda t: (-t[0], t[1].id))
+        agencies_ = [a for _, a in scored]
+        match = {a.id: s for s, a in scored}
+    else:
+        match = {}
+    total = len(agencies_)
+    page = agencies_[offset : offset + limit]
+    posts = _agency_postings(session, [a.id for a in page])
+    firms = _firms_by_id(session, [a.firm_id for a in page])
+    items = []
+    for a in page:
+        firm = firms.get(a.firm_id) if a.firm_id else None
+        prof = _profile(session, a, posts[a.id], firm, scoring, full=False)
+        items.append({
+            "id": a.id, "name": a.name, "registry_firm": firm.name if firm else None,
+            "licence_no": firm.licence_no if firm else None, "licence_status": prof["licence_status"],
+            "risk_score": prof["risk_score"], "risk_band": prof["risk_band"], "postings": len(posts[a.id]),
+            "match": round(match[a.id] / 100.0, 3) if a.id in match else None,
+            "signs": [s["id"] for s in prof["signs"]],
+            "linked": [{"id": i["id"], "name": i["name"], "via": i["via"]} for i in prof["linked"]],
+        })
+    return items, total
+
+
+def agency_profile(session: Session, agency_id: int, scoring: dict[str, Any]) -> dict[str, Any] | None:
+    """An agency's full profile: its registry record and history, postings (with external_id),
+    the indicators across them, fees against the caps, linked identities, reposted templates,
+    the agency-level signs with a score and band, and a timeline."""
+    a = session.get(Agency, agency_id)
+    if a is None:
+        return None
+    postings = _agency_postings(session, [a.id])[a.id]
+    firm = session.get(RegistryFirm, a.firm_id) if a.firm_id else None
+    prof = _profile(session, a, postings, firm, scoring, full=True)
+    timeline: list[dict[str, Any]] = []
+    registry = None
+    if firm is not None:
+        hist = list(session.execute(
+            select(RegistryHistory, RegistryImport.version, RegistryImport.file_name)
+            .join(RegistryImport, RegistryImport.id == RegistryHistory.import_id)
+            .where(RegistryHistory.firm_id == firm.id).order_by(RegistryHistory.id)))
+        registry = {
+            "enterprise_code": firm.enterprise_code, "name": firm.name, "licence_no": firm.licence_no, "status": firm.status,
+            "address": firm.address, "phones": firm.phones.get("items", []), "websites": firm.websites.get("items", []),
+            "history": [{"version": v, "file_name": fn, "status": h.status, "previous_status": h.previous_status, "at": h.changed_at} for h, v, fn in hist],
+        }
+        for h, v, fn in hist:
+            what = f"registry v{v}: listed {h.status}" if h.previous_status is None else f"registry v{v}: {h.previous_status} → {h.status}"
+            timeline.append({"at": h.changed_at, "event": "registry", "text": what})
+    fids = [p["flag_id"] for p in postings if p["flag_id"]]
+    revs = reviews_for(session, fids) if fids else {}
+    for p in postings:
+        timeline.append({"at": p["posted_at"] or p["created_at"], "event": "posting",
+                         "text": f"ad {p['external_id']} ({p['source']}): {p['risk_band']} {p['risk_score']:.2f}", "posting_id": p["id"]})
+        for r in revs.get(p["flag_id"], []):
+            timeline.append({"at": r.created_at, "event": "review", "text": f"{r.reviewer}: {r.decision} (ad {p['external_id']})", "posting_id": p["id"]})
+    timeline.sort(key=lambda e: e["at"])
+    for p in postings:
+        p["indicators"] = [i["id"] for i in (p.get("assessment") or {}).get("indicators", ())]
+        p.pop("assessment", None)
+    return {"id": a.id, "name": a.name, "registry": registry, "postings": postings, "timeline": timeline, **prof}
+
+
+def agency_by_name(session: Session, name: str, scoring: dict[str, Any]) -> dict[str, Any] | None:
+    items, _ = search_agencies(session, name, scoring, limit=1)
+    return agency_profile(session, items[0]["id"], scoring) if items else None

@@ -252,3 +252,60 @@ def stats_page(request: Request, session: SessionDep, settings: SettingsDep, scr
     st = precision_table(storage.stats(session), settings.precision_min_reviews)
     names = {i.id: i.name for i in screener.catalogue.indicators.values()}
     return render(request, "stats.html", {"st": st, "names": names}, user=user)
+
+
+# --------------------------------------------------------------------------------- agencies
+
+
+def _agency(request: Request, session, agency_id: int) -> dict[str, Any] | None:
+    return storage.agency_profile(session, agency_id, request.app.state.screener.catalogue.scoring)
+
+
+@router.get("/agencies/{agency_id}")
+def agency_page(request: Request, agency_id: int, session: SessionDep, user: InspectorPage) -> HTMLResponse:
+    prof = _agency(request, session, agency_id)
+    if prof is None:
+        return render(request, "message.html", {"message": "not_found"}, status_code=404, user=user)
+    return render(request, "agency.html", {"a": prof, "audit": False}, user=user)
+
+
+@router.get("/agencies/{agency_id}/audit")
+def agency_audit(request: Request, agency_id: int, session: SessionDep, user: InspectorPage) -> HTMLResponse:
+    """A printable audit pack: the profile with all its evidence, to attach to a report."""
+    prof = _agency(request, session, agency_id)
+    if prof is None:
+        return render(request, "message.html", {"message": "not_found"}, status_code=404, user=user)
+    from datetime import datetime, timezone
+
+    return render(request, "agency_audit.html", {"a": prof, "audit": True, "now": datetime.now(timezone.utc), "inspector": user.name}, user=user)
+
+
+@router.get("/agencies/{agency_id}/audit.csv")
+def agency_audit_csv(request: Request, agency_id: int, session: SessionDep, user: InspectorPage) -> Response:
+    """The evidence as CSV: one row per sign's evidence, per posting and per link."""
+    import csv
+    import io
+
+    prof = _agency(request, session, agency_id)
+    if prof is None:
+        return Response("no such agency\n", status_code=404, media_type="text/plain")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["agency_id", "agency", "licence_status", "risk_score", "risk_band", "kind", "id", "severity", "detail", "legal"])
+    head = [prof["id"], prof["name"], prof["licence_status"] or "", f"{prof['risk_score']:.2f}", prof["risk_band"]]
+    for s in prof["signs"]:
+        for ev in s["evidence"]:
+            w.writerow(head + ["sign", s["id"], s["severity"], ev, "; ".join(x["ref"] for x in s["legal"])])
+    for p in prof["postings"]:
+        w.writerow(head + ["posting", p["external_id"], p["risk_band"], f"source {p['source']}; score {p['risk_score']:.2f}; indicators "
+                           + ", ".join(p["indicators"]), ""])
+    for f in prof["fees"]:
+        w.writerow(head + ["fee", f["external_id"], f["severity"], f"{f['evidence']} | {'; '.join(f['why'])}", "L69 Art. 23(4)"])
+    for link in prof["linked"]:
+        w.writerow(head + ["linked", link["id"] if link["id"] is not None else "", link.get("licence_status") or "",
+                           f"{link['name']} via " + ", ".join(f"{v['kind']} {v['value']}" for v in link["via"]), ""])
+    for d in prof["duplicates"]:
+        w.writerow(head + ["template", d["external_id"], "", "reposted under " + ", ".join(o["agency_name"] for o in d["others"]), ""])
+    body = buf.getvalue()
+    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="agency-{agency_id}-evidence.csv"'})

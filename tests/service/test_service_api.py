@@ -273,13 +273,13 @@ def test_misleading_indicators_are_named(app, client, keys):
     assert st["precision"]["scam_compound_destination"]["misleading"] is True
 
 
-def test_agencies_list_identifiers_behind_several_postings(client, keys):
+def test_identifiers_list_those_behind_several_postings(client, keys):
     ingest(client, keys, [
         posting(1, "Sang Campuchia làm CSKH lương cao, zalo 0912.345.678"),
         posting(2, "Tuyển phụ bếp đi Lào, gọi 0912 345 678"),
         posting(3, BENIGN),
     ])
-    r = client.get("/v1/agencies", headers=auth(keys["inspector"]))
+    r = client.get("/v1/identifiers", headers=auth(keys["inspector"]))
     assert r.status_code == 200
     a = r.json()
     assert a["total"] == 1 and a["items"][0]["value"] == "+84912345678" and a["items"][0]["postings"] == 2
