@@ -74,30 +74,31 @@ class Classifier:
 
         from .features import record_folded, record_words
 
-        idx: list[int] = []
-        val: list[float] = []
+        idx_parts, val_parts = [], []
         for field, analyzer, vocab, idf, offset, sublinear in self._blocks:
             doc = record_words(rec) if field == "words" else record_folded(rec)
-            get = vocab.get
-            counts = {j: c for g, c in Counter(analyzer(doc)).items() if (j := get(g)) is not None}
-            if not counts:
+            counts = Counter(analyzer(doc))
+            js = list(map(vocab.get, counts))
+            keep = [(j, c) for j, c in zip(js, counts.values()) if j is not None]
+            if not keep:
                 continue
-            js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            arr = np.array(keep, dtype=np.int64)
+            j_idx, tf = arr[:, 0], arr[:, 1].astype(np.float64)
             if sublinear:
                 tf = np.log(tf) + 1.0
-            v = tf * idf[js]
-            norm = np.sqrt((v * v).sum())
+            v = tf * idf[j_idx]
+            norm = np.sqrt(v @ v)
             if norm > 0:
-                v = v / norm
-            idx.extend((js + offset).tolist())
-            val.extend(v.tolist())
-        for ind, sev in rec.get("hits", ()):
-            j = self._rules_index.get(ind)
-            if j is not None:
-                idx.append(j)
-                val.append(self._rules_values.get(sev, 0.5))
-        return np.array(idx, dtype=np.int64), np.array(val, dtype=np.float64)
+                v /= norm
+            idx_parts.append(j_idx + offset)
+            val_parts.append(v)
+        rule_idx = [self._rules_index[ind] for ind, _ in rec.get("hits", ()) if ind in self._rules_index]
+        if rule_idx:
+            idx_parts.append(np.array(rule_idx, dtype=np.int64))
+            val_parts.append(np.array([self._rules_values.get(sev, 0.5) for ind, sev in rec.get("hits", ()) if ind in self._rules_index]))
+        if not idx_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(idx_parts), np.concatenate(val_parts)
 
     def predict_record(self, rec: dict[str, Any]):
         import numpy as np
@@ -107,9 +108,12 @@ class Classifier:
         idx, val = self._vector(rec)
         decision = val @ self._W[idx] + self._b if len(idx) else self._b.copy()
         p = float(np.mean(1.0 / (1.0 + np.exp(self._a_cal * decision + self._b_cal))))
-        contrib = val * self._coef[idx] if len(idx) else np.zeros(0)
-        order = np.argsort(-contrib)[:8]
-        feats = tuple((self._names[idx[i]], float(contrib[i])) for i in order if contrib[i] > 0)
+        feats: tuple = ()
+        if len(idx):
+            contrib = val * self._coef[idx]
+            top = np.argpartition(-contrib, min(8, len(contrib) - 1))[:8] if len(contrib) > 8 else np.arange(len(contrib))
+            top = top[np.argsort(-contrib[top])]
+            feats = tuple((self._names[idx[i]], float(contrib[i])) for i in top if contrib[i] > 0)
         return ClassifierResult(p, feats, self.version)
 
     def predict(self, text: str, hits: Any = ()):

@@ -23,7 +23,7 @@ from .text import fold, words
 __all__ = ["make_record", "record_words", "record_folded", "RuleHitFeatures", "TextField", "make_features"]
 
 SEVERITY_VALUE = {"low": 0.25, "medium": 0.5, "high": 1.0, "critical": 1.0}
-MAX_CHARS = 4000  # features read the head of very long ads; the rules read all of it
+MAX_CHARS = 2000  # features read the head of an ad (a posting of median length whole); the rules read all of it
 
 
 def make_record(text: str, hits: Any = (), tokens: Any = None, folded: str | None = None) -> dict[str, Any]:
