@@ -141,8 +141,9 @@ def write_card(folder: Path, meta: dict, cost: dict | None = None) -> Path:
                   f"disputes: {len(review['risky_with_p_below_0.1'])} risky items with p < 0.1 and",
                   f"{len(review['ordinary_with_p_above_0.9'])} ordinary items with p > 0.9 (ids in metadata.json).",
                   "They were read by hand and the labels stand: the ordinary ones are lawful agencies' and",
-                  "authorities' warnings and explanations that quote scam wording; the risky ones are a forged",
-                  "ministry notice and reporters' accounts of scams. These are the model's main confusions."]
+                  "authorities' warnings and explanations that quote scam wording (and one memoir of a legal",
+                  "posting to Cambodia); the risky ones are a forged ministry notice, a home-typing lure and",
+                  "reporters' accounts of scams. These are the model's main confusions."]
     lines += [
         "",
         "## Limits",
