@@ -20,13 +20,6 @@ DATA = ROOT.parent / "shared" / "data"
 BOARDS = ["topcv", "vietnamworks", "careerviet", "facebook_it_groups"]
 
 
-def posting_text(rec: dict) -> str:
-    text = rec.get("text")
-    if not text and isinstance(rec.get("sections"), dict):
-        text = "\n".join(str(v) for v in rec["sections"].values() if v)
-    return text or ""
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--show-fp", type=int, default=0, help="print N flagged real postings")
@@ -38,6 +31,7 @@ def main() -> int:
         return 0
     from screening.screener import Screener
     from screening.text import fold
+    from training.data import posting_text
 
     s = Screener.load(model=None if args.with_model else False)
     print(f"rules {s.catalogue.version}, model {s.versions['model']}")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import yaml
 
 from .catalogue import _bilingual, _need, _read_yaml, _severity, default_rules_dir
 from .errors import RuleFileError
@@ -196,6 +195,3 @@ def profile(
         "fees": fees,
     }
 
-
-def dump_signs(signs: Mapping[str, AgencySign]) -> str:  # pragma: no cover - a helper for docs
-    return yaml.safe_dump({"signs": [s.public() for s in signs.values()]}, allow_unicode=True, sort_keys=False)

@@ -158,8 +158,7 @@ class RuleEngine:
             kept.append(e)
         return kept
 
-    @staticmethod
-    def facts(entities: list[Entity], tokens: list[Token], money_hits: set[str], raw: str | None = None) -> set[str]:
+    def facts(self, entities: list[Entity], tokens: list[Token], money_hits: set[str], raw: str | None = None) -> set[str]:
         facts: set[str] = set()
         kinds = {e.kind for e in entities}
         places = [e for e in entities if e.kind == "place"]
@@ -175,7 +174,8 @@ class RuleEngine:
             facts.add("chat_contact")
         if any(e.kind == "age" and e.attr("form") in ("from", "range") and e.value < 18 for e in entities):
             facts.add("minor_age")
-        if any(_high_pay(e) for e in entities):
+        rates = self.catalogue.caps.get("rates_to_vnd", {})
+        if any(_high_pay(e, rates) for e in entities):
             facts.add("high_pay")
         if raw is not None and len(_HAN.findall(raw[:20000])) >= 4:
             facts.add("foreign_script")
@@ -396,16 +396,15 @@ def _match_back(slots: tuple, i: int, pos: int, words: list[str], agree) -> int 
 
 
 # Pay "out of line" with ordinary work (INDICATORS.md): 15 million VND a month, 500,000 a day,
-# 100,000 an hour or more. Foreign amounts are converted at the caps' rates.
+# 100,000 an hour or more. Foreign amounts are converted at the rates of rules/caps.yaml.
 _HIGH_PAY_VND = {"month": 15_000_000, None: 15_000_000, "day": 500_000, "hour": 100_000}
-_RATES = {"VND": 1, "USD": 25_000, "EUR": 27_500, "JPY": 165, "TWD": 780, "KRW": 18, "PHP": 430}
 
 
-def _high_pay(e: Entity) -> bool:
+def _high_pay(e: Entity, rates: dict) -> bool:
     if e.kind != "money" or e.attr("role") not in ("salary", None, "commission"):
         return False
     floor = _HIGH_PAY_VND.get(e.attr("period"))
-    rate = _RATES.get(e.attr("currency"))
+    rate = rates.get(e.attr("currency"))
     if floor is None or rate is None:
         return False
     if e.attr("period") is None and e.attr("role") is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .settings import Settings
 
@@ -22,13 +23,20 @@ def _settings(database_url: str | None = None, **kw: Any) -> Settings:
     return s.model_copy(update=upd) if upd else s
 
 
-def _session(settings: Settings):
+@contextmanager
+def _db(settings: Settings) -> Iterator[Any]:
+    """A session on the migrated database, closed (and its engine disposed) afterwards."""
     from .db.engine import make_engine, make_sessionmaker
     from .db.migrate import upgrade
 
     upgrade(settings)
     engine = make_engine(settings)
-    return engine, make_sessionmaker(engine)()
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
 
 
 def load_examples(settings: Settings, screener, path: Path = EXAMPLES) -> tuple[int, int]:
@@ -46,12 +54,8 @@ def load_examples(settings: Settings, screener, path: Path = EXAMPLES) -> tuple[
                 "source": r.get("source") or "example", "external_id": str(r.get("id") or n), "text": r["text"],
                 "title": r.get("title"), "company": r.get("company"), "url": r.get("url"), "posted_at": None,
             })
-    engine, session = _session(settings)
-    try:
+    with _db(settings) as session:
         res = ingest_postings(session, screener, recs)
-    finally:
-        session.close()
-        engine.dispose()
     created = [r for r in res if r.created]
     return len(created), sum(1 for r in created if r.flag_id)
 
@@ -92,12 +96,8 @@ def serve(host: str | None = None, port: int | None = None, database_url: str | 
 def _has_users(settings: Settings) -> bool:
     from .db import storage
 
-    engine, session = _session(settings)
-    try:
+    with _db(settings) as session:
         return bool(storage.list_users(session))
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def demo_users(settings: Settings) -> list[tuple[str, str, str]]:
@@ -105,8 +105,7 @@ def demo_users(settings: Settings) -> list[tuple[str, str, str]]:
     inspector and a job-centre user, so the pages can be tried at once. Never otherwise."""
     from .db import storage
 
-    engine, session = _session(settings)
-    try:
+    with _db(settings) as session:
         if storage.list_users(session):
             return []
         out = []
@@ -114,9 +113,6 @@ def demo_users(settings: Settings) -> list[tuple[str, str, str]]:
             user, key = storage.create_user(session, name, role)
             out.append((user.name, role, key))
         return out
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def _redact(url: str) -> str:
@@ -129,45 +125,29 @@ def add_user(name: str, role: str, database_url: str | None = None):
     from .db import storage
 
     settings = _settings(database_url)
-    engine, session = _session(settings)
-    try:
+    with _db(settings) as session:
         return storage.create_user(session, name, role)
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def list_users(database_url: str | None = None):
     from .db import storage
 
-    engine, session = _session(_settings(database_url))
-    try:
+    with _db(_settings(database_url)) as session:
         return storage.list_users(session)
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def rotate_user(name: str, database_url: str | None = None):
     from .db import storage
 
-    engine, session = _session(_settings(database_url))
-    try:
+    with _db(_settings(database_url)) as session:
         return storage.rotate_key(session, name)
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def disable_user(name: str, database_url: str | None = None):
     from .db import storage
 
-    engine, session = _session(_settings(database_url))
-    try:
+    with _db(_settings(database_url)) as session:
         return storage.set_active(session, name, False)
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def import_registry(path: str | Path, database_url: str | None = None):
@@ -179,12 +159,8 @@ def import_registry(path: str | Path, database_url: str | None = None):
     from .db import storage
 
     read = read_registry(path)  # FileNotFoundError / ValueError for the file as a whole
-    engine, session = _session(_settings(database_url))
-    try:
+    with _db(_settings(database_url)) as session:
         return storage.import_registry(session, read.firms, read.errors, Path(path).name)
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def agency_report(name: str, database_url: str | None = None) -> dict[str, Any] | None:
@@ -195,9 +171,5 @@ def agency_report(name: str, database_url: str | None = None) -> dict[str, Any] 
 
     settings = _settings(database_url)
     scoring = Catalogue.load(settings.rules_dir).scoring
-    engine, session = _session(settings)
-    try:
+    with _db(settings) as session:
         return storage.agency_by_name(session, name, scoring)
-    finally:
-        session.close()
-        engine.dispose()
