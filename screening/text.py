@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["Shadow", "Token", "fold", "shadow", "tokenize", "accent_key", "SHORTHAND", "NUMBER_SUFFIX"]
 
@@ -190,12 +191,12 @@ BOUNDARY_SYMBOLS = frozenset(".!?;\n•●▪■◆★☆✅✔✓❌➡→⭐�
 CLAUSE_SYMBOLS = frozenset(",:()[]|")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One normalised word (or placeholder) with the raw span it came from.
 
     ``kind`` is ``word``, ``num`` or ``sep`` (a sentence boundary); ``clause`` is True when a
-    clause or sentence break stands right before the token.
+    clause or sentence break stands right before the token. (A named tuple: an ad has hundreds
+    of tokens and a tuple is the cheapest immutable record Python builds.)
     """
 
     norm: str
@@ -223,6 +224,28 @@ def _segment(run: str, vocab: frozenset[str]) -> tuple[str, ...] | None:
     return tuple(best[n]) if best[n] is not None else None
 
 
+# Per vocabulary, the norms of a word read on its own (shorthand expanded, repeats squeezed,
+# glued words split): most words of an ad were seen in earlier ads, so this is a dict lookup.
+_WORD_NORMS: dict[frozenset[str], dict[str, tuple[str, tuple[str, ...]]]] = {}
+_WORD_NORMS_MAX = 200_000
+
+
+def _word_norms(word: str, vocab: frozenset[str]) -> tuple[str, tuple[str, ...]]:
+    """(the word after squeezing repeats, its norms) for a word outside any number context."""
+    joined = "\u02b9" in word
+    if joined:
+        word = word.replace("\u02b9", "")
+    if word not in vocab and _REPEAT_RE.search(word):
+        word = _REPEAT_RE.sub(r"\1", word)
+    if word in SHORTHAND:
+        norm = SHORTHAND[word]
+    elif vocab and word not in vocab and (joined or 8 <= len(word)) and (seg := _segment(word, vocab)):
+        norm = " ".join(seg)
+    else:
+        norm = word
+    return word, tuple(norm.split())
+
+
 def tokenize(sh: Shadow, vocab: frozenset[str] = frozenset()) -> list[Token]:
     """Tokens of a shadow text with norms: shorthand expanded, numbers merged with ranges,
     dotted or spaced-out letters joined, glued words split on the given vocabulary."""
@@ -231,64 +254,57 @@ def tokenize(sh: Shadow, vocab: frozenset[str] = frozenset()) -> list[Token]:
     # the word regex accepts inside a run), so offsets stay valid.
     if _SPACED_RE.search(text):
         text = _SPACED_RE.sub(lambda m: re.sub(r"[.\-_* ]", "\u02b9", m.group(0)), text)
+    cache = _WORD_NORMS.get(vocab)
+    if cache is None or len(cache) > _WORD_NORMS_MAX:
+        cache = _WORD_NORMS[vocab] = {}
     out: list[Token] = []
+    append = out.append
     prev_kind = "sep"
     prev_raw = ""
     clause = True
     identity = sh.starts is None
     to_raw = sh.to_raw
     for m in _TOKEN_RE.finditer(text):
-        kind = m.lastgroup
-        s, e = m.span()
-        rs, re_ = (s, e) if identity else to_raw(s, e)
-        if kind == "num":
-            out.append(Token("<num>", rs, re_, "num", clause))
+        group = m.lastindex
+        rs, re_ = m.span() if identity else to_raw(*m.span())
+        if group == 2:  # a word
+            got = cache.get(m.group(0))
+            if got is None:
+                got = cache[m.group(0)] = _word_norms(m.group(0), vocab)
+            word, norms = got
+            if prev_kind == "num" and word in NUMBER_SUFFIX:
+                norms = (NUMBER_SUFFIX[word],)
+            elif prev_raw == "/" and word in SLASH_SUFFIX:
+                norms = (SLASH_SUFFIX[word],)
+            for w in norms:
+                append(Token(w, rs, re_, "word", clause))
+                clause = False
+            prev_kind, prev_raw = "word", word
+        elif group == 1:  # a number
+            append(Token("<num>", rs, re_, "num", clause))
             clause = False
             prev_kind, prev_raw = "num", m.group(0)
-            continue
-        if kind == "nl":
+        elif group == 3:  # a new line
             if not out or out[-1].kind != "sep":
-                out.append(Token("<p>", rs, re_, "sep", True))
+                append(Token("<p>", rs, re_, "sep", True))
             clause = True
             prev_kind, prev_raw = "sep", "\n"
-            continue
-        if kind == "sym":
+        else:
             ch = m.group(0)
             if ch in SYMBOLS:
                 for w in SYMBOLS[ch].split():
-                    out.append(Token(w, rs, re_, "word", clause))
+                    append(Token(w, rs, re_, "word", clause))
                     clause = False
                 prev_kind, prev_raw = "word", ch
             elif ch in BOUNDARY_SYMBOLS or unicodedata.category(ch) == "So":
                 if out and out[-1].kind != "sep":
-                    out.append(Token("<p>", rs, re_, "sep", True))
+                    append(Token("<p>", rs, re_, "sep", True))
                 clause = True
                 prev_kind, prev_raw = "sep", ch
             else:
                 if ch in CLAUSE_SYMBOLS:
                     clause = True
                 prev_kind, prev_raw = "sym", ch
-            continue
-        word = m.group(0)
-        joined = "\u02b9" in word
-        if joined:
-            word = word.replace("\u02b9", "")
-        if word not in vocab and _REPEAT_RE.search(word):
-            word = _REPEAT_RE.sub(r"\1", word)
-        if prev_kind == "num" and word in NUMBER_SUFFIX:
-            norm = NUMBER_SUFFIX[word]
-        elif prev_raw == "/" and word in SLASH_SUFFIX:
-            norm = SLASH_SUFFIX[word]
-        elif word in SHORTHAND:
-            norm = SHORTHAND[word]
-        elif vocab and word not in vocab and (joined or 8 <= len(word)) and (seg := _segment(word, vocab)):
-            norm = " ".join(seg)
-        else:
-            norm = word
-        for w in norm.split():
-            out.append(Token(w, rs, re_, "word", clause))
-            clause = False
-        prev_kind, prev_raw = "word", word
     return out
 
 
