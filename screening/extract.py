@@ -125,7 +125,7 @@ def extract_money(sh: Shadow) -> list[Entity]:
     return out
 
 
-_PHONE_RE = re.compile(r"(?<![\w+])(?:\+\s?84|0084|84|0|o)(?:[\s.\-_*·()]{0,2}[\doil]){8,10}(?![\w])")
+_PHONE_RE = re.compile(r"(?:\+(?<![\w+]\+)\s?84|0(?<![\w+]0)(?:084)?|8(?<![\w+]8)4|o(?<![\w+]o))(?:[\s.\-_*·()]{0,2}[\doil]){8,10}(?![\w])")
 _DIGIT_MAP = str.maketrans({"o": "0", "i": "1", "l": "1"})
 
 
@@ -163,6 +163,7 @@ _DOMAIN_RE = re.compile(
     r"(?:vn|com|net|org|info|xyz|top|online|site|asia|biz|co|me|io|store|shop|club|cc|link|pro|app|vip|work|jobs)"
     r"(?![\w\-])(?:/[^\s<>\"'()]*)?"
 )
+_TLD_RE = re.compile(r"\.(?:vn|com|net|org|info|xyz|top|online|site|asia|biz|co|me|io|store|shop|club|cc|link|pro|app|vip|work|jobs)(?![\w\-])")  # a cheap first look for _DOMAIN_RE
 _TELEGRAM_RE = re.compile(r"(?:t\.me|telegram\.me|telegram\.dog)/([a-z0-9_]{4,32})|(?:tele(?:gram)?|tg)\s*[:\-]?\s*@?([a-z][a-z0-9_]{3,31})\b")
 _AT_RE = re.compile(r"(?<![\w.])@([a-z][a-z0-9_]{3,31})\b")
 _FB_RE = re.compile(r"(?:facebook\.com|fb\.com|fb\.me|m\.me|messenger\.com)/[a-z0-9_.\-/?=]+")
@@ -178,7 +179,8 @@ def _ent(sh: Shadow, kind: str, s: int, e: int, value: object, *attrs: tuple[str
 def extract_contacts(sh: Shadow) -> list[Entity]:
     t = sh.text
     out: list[Entity] = []
-    emails = [(m.start(), m.end()) for m in _EMAIL_RE.finditer(t)]
+    at = "@" in t  # e-mails and @handles need one; most ads have none
+    emails = [(m.start(), m.end()) for m in _EMAIL_RE.finditer(t)] if at else []
     for s, e in emails:
         out.append(_ent(sh, "email", s, e, t[s:e]))
     taken = list(emails)
@@ -188,7 +190,7 @@ def extract_contacts(sh: Shadow) -> list[Entity]:
         e = s + len(url)
         out.append(_ent(sh, "url", s, e, url))
         taken.append((s, e))
-    for m in _DOMAIN_RE.finditer(t):
+    for m in _DOMAIN_RE.finditer(t) if _TLD_RE.search(t) else ():
         s, e = m.span()
         if any(a <= s < b for a, b in taken):
             continue
@@ -206,7 +208,7 @@ def extract_contacts(sh: Shadow) -> list[Entity]:
             continue
         out.append(_ent(sh, "telegram", m.start(), m.end(), "@" + handle))
         tg_spans.append(m.span())
-    for m in _AT_RE.finditer(t):
+    for m in _AT_RE.finditer(t) if at else ():
         if any(a <= m.start() < b for a, b in tg_spans) or any(a <= m.start() < b for a, b in emails):
             continue
         out.append(_ent(sh, "handle", m.start(), m.end(), "@" + m.group(1)))
@@ -222,9 +224,9 @@ def extract_contacts(sh: Shadow) -> list[Entity]:
     return out
 
 
-_AGE_RANGE_RE = re.compile(r"(?<!\d)(\d{2})\s?(?:-|–|~|den|toi|to)\s?(\d{2})\s?(?:tuoi|years? old|yo)\b")
+_AGE_RANGE_RE = re.compile(r"(\d\d)(?<!\d\d\d)\s?(?:-|–|~|den|toi|to)\s?(\d{2})\s?(?:tuoi|years? old|yo)\b")
 _AGE_FROM_RE = re.compile(r"(?:tu|tren|du|from|aged?|over)\s(\d{2})\s?(?:tuoi|years? old|yo|\+)?(?:\s?(?:tro len|and above|or older))?")
-_AGE_RE = re.compile(r"(?<!\d)(\d{2})\s?(?:tuoi|years? old|yo)\b")
+_AGE_RE = re.compile(r"(\d\d)(?<!\d\d\d)\s?(?:tuoi|years? old|yo)\b")
 
 
 def extract_ages(sh: Shadow) -> list[Entity]:
@@ -255,7 +257,7 @@ def extract_ages(sh: Shadow) -> list[Entity]:
     return out
 
 
-_DURATION_RE = re.compile(r"(?<![\d/])(\d{1,2}(?:[.,]5)?)\s?(nam|thang|years?|months?)\b(?!\s?(?:kinh nghiem|experience|tuoi))")
+_DURATION_RE = re.compile(r"(\d(?<![\d/]\d)\d?(?:[.,]5)?)\s?(nam|thang|years?|months?)\b(?!\s?(?:kinh nghiem|experience|tuoi))")
 _CONTRACT_CTX = re.compile(r"(?:hop dong|hd|contract|thoi han|ky|visa|lam|term|for)\W*(?:\w+\W+){0,4}$")
 
 
@@ -276,7 +278,7 @@ def extract_durations(sh: Shadow) -> list[Entity]:
     return out
 
 
-_HOURS_RE = re.compile(r"(?<!\d)(\d{1,2})(?:\s?(?:-|–|~|den)\s?(\d{1,2}))?\s?(?:tieng|gio|h|hours?|hrs?)\s?(?:/|mot|moi|a|per)\s?(?:ngay|day)\b")
+_HOURS_RE = re.compile(r"(\d(?<!\d\d)\d?)(?:\s?(?:-|–|~|den)\s?(\d{1,2}))?\s?(?:tieng|gio|h|hours?|hrs?)\s?(?:/|mot|moi|a|per)\s?(?:ngay|day)\b")
 
 
 def extract_hours(sh: Shadow) -> list[Entity]:
@@ -309,7 +311,7 @@ _COMPANY_HEAD = re.compile(
     r"(?:cong ty|cty|ctcp|tap doan|trung tam)\s(?:(?:tnhh|co phan|cp|trach nhiem huu han)\s)?"
     r"(?:(?:mot|hai) thanh vien\s)?"
 )
-_COMPANY_EN = re.compile(r"(?<![\w&\-])([A-Z][\w&\-]{0,40}+(?:\s[A-Z][\w&\-]{0,40}+){0,5})\s(?:Co\.,?\s?Ltd|Company Limited|JSC|Corporation|Corp\.?|Ltd\.?|Inc\.?|Group)\b")
+_COMPANY_EN = re.compile(r"([A-Z](?<![\w&\-][A-Z])[\w&\-]{0,40}+(?:\s[A-Z][\w&\-]{0,40}+){0,5})\s(?:Co\.,?\s?Ltd|Company Limited|JSC|Corporation|Corp\.?|Ltd\.?|Inc\.?|Group)\b")
 _GENERIC_AFTER = re.compile(r"(?:chung toi|minh|em|anh|chi|toi|ben|uy tin|lon|nuoc ngoai|ben kia|do|nay|cua|se|dang|tuyen|can|co)\b")
 
 

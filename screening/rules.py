@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 from spacy.matcher import PhraseMatcher
@@ -85,7 +86,8 @@ class RuleEngine:
             idx = _anchor(slots)
             key = f"s|{label}"
             # alternatives longest first, as tuples, so matching does not sort per ad
-            slots = tuple(("w", tuple(sorted(x[1], key=len, reverse=True)), x[2]) if x != NUM and x[0] == "w" else x for x in slots)
+            # and with the sets of their first and last words, to reject a position at once
+            slots = tuple(_word_slot(x) if x != NUM and x[0] == "w" else x for x in slots)
             self._anchored[key] = (label, slots, idx)
             self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx][1]])
 
@@ -270,34 +272,33 @@ class RuleEngine:
         return out, facts
 
 
+@lru_cache(maxsize=65536)
+def _written_key(w: str, norm: str) -> str | None:
+    """The accent key of a word as written (lower case), when it is written with diacritics
+    and is not shorthand (its folded form is its norm); None otherwise."""
+    f = fold_word(w)
+    return accent_key(w) if f != w and f == norm else None
+
+
 class _Agreement:
     """Compares the diacritics of a token with a pattern's spelling (lazily, per ad)."""
 
     def __init__(self, raw: str, tokens: list[Token]):
         self.raw = raw
         self.tokens = tokens
-        self.keys: dict[int, str | None] = {}
         self._accented: bool | None = None
-        seen: set[tuple[int, int]] = set()
-        self.shared: set[tuple[int, int]] = set()  # raw spans that gave several words
-        for t in tokens:
-            key = (t.start, t.end)
-            if key in seen:
-                self.shared.add(key)
-            seen.add(key)
+
+    def _shared(self, i: int) -> bool:
+        """Did this token's raw span give several words ("xkld" -> "xuat khau lao dong")?
+        Those tokens sit next to each other with the same span."""
+        t = self.tokens[i]
+        return (i > 0 and self.tokens[i - 1][1:3] == t[1:3]) or (i + 1 < len(self.tokens) and self.tokens[i + 1][1:3] == t[1:3])
 
     def key(self, i: int) -> str | None:
-        if i in self.keys:
-            return self.keys[i]
         t = self.tokens[i]
-        k = None
-        if t.kind == "word" and (t.start, t.end) not in self.shared:
-            w = self.raw[t.start:t.end].lower()
-            f = fold_word(w)
-            if f != w and f == t.norm:  # written with diacritics, not shorthand
-                k = accent_key(w)
-        self.keys[i] = k
-        return k
+        if t.kind != "word" or self._shared(i):
+            return None
+        return _written_key(self.raw[t.start:t.end].lower(), t.norm)
 
     @property
     def accented(self) -> bool:
@@ -311,13 +312,15 @@ class _Agreement:
         return self._accented
 
     def __call__(self, i: int, accents: dict) -> bool:
+        if not accents:
+            return True
         forms = accents.get(self.tokens[i].norm)
         if not forms or None in forms:
             return True
         k = self.key(i)
         if k is None:
             t = self.tokens[i]
-            if not self.accented or t.kind != "word" or (t.start, t.end) in self.shared:
+            if not self.accented or t.kind != "word" or self._shared(i):
                 return True
             w = self.raw[t.start:t.end].lower()
             return not (w.isascii() and w == t.norm)  # plain letters where the pattern has marks
@@ -341,6 +344,16 @@ def _anchor(slots: tuple) -> int:
     return best
 
 
+def _word_slot(x: tuple) -> tuple:
+    """("w", alternatives longest first, accents, first words, last words); the word sets are
+    None when the slot may be empty."""
+    alts = tuple(sorted(x[1], key=len, reverse=True))
+    optional = any(len(a) == 0 for a in alts)
+    firsts = None if optional else frozenset(a[0] for a in alts)
+    lasts = None if optional else frozenset(a[-1] for a in alts)
+    return ("w", alts, x[2], firsts, lasts)
+
+
 def _match_fwd(slots: tuple, i: int, pos: int, words: list[str], agree) -> int | None:
     """Match slots[i:] at words[pos:]; the end position (shortest gaps first) or None."""
     if i == len(slots):
@@ -356,7 +369,9 @@ def _match_fwd(slots: tuple, i: int, pos: int, words: list[str], agree) -> int |
             if end is not None:
                 return end
         return None
-    _, alts, acc = slot
+    _, alts, acc, firsts, _ = slot
+    if firsts is not None and (pos >= len(words) or words[pos] not in firsts):
+        return None
     for alt in alts:
         n = len(alt)
         if tuple(words[pos:pos + n]) == alt and all(agree(pos + j, acc) for j in range(n)):
@@ -381,7 +396,9 @@ def _match_back(slots: tuple, i: int, pos: int, words: list[str], agree) -> int 
             if start is not None:
                 return start
         return None
-    _, alts, acc = slot
+    _, alts, acc, _, lasts = slot
+    if lasts is not None and (pos < 0 or words[pos] not in lasts):
+        return None
     for alt in alts:
         n = len(alt)
         if n == 0:
