@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +76,11 @@ class Classifier:
         idx_parts, val_parts = [], []
         for field, analyzer, vocab, idf, offset, sublinear in self._blocks:
             doc = record_words(rec) if field == "words" else record_folded(rec)
-            counts = Counter(analyzer(doc))
-            js = list(map(vocab.get, counts))
-            keep = [(j, c) for j, c in zip(js, counts.values()) if j is not None]
-            if not keep:
+            js = [j for j in map(vocab.get, analyzer(doc)) if j is not None]
+            if not js:
                 continue
-            arr = np.array(keep, dtype=np.int64)
-            j_idx, tf = arr[:, 0], arr[:, 1].astype(np.float64)
+            j_idx, counts = np.unique(np.array(js, dtype=np.int64), return_counts=True)
+            tf = counts.astype(np.float64)
             if sublinear:
                 tf = np.log(tf) + 1.0
             v = tf * idf[j_idx]

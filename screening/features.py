@@ -10,6 +10,8 @@ so the rule hits the screener has already computed are features too, not recompu
 
 from __future__ import annotations
 
+from functools import lru_cache
+from itertools import chain
 from typing import Any, Iterable
 
 import numpy as np
@@ -37,7 +39,7 @@ def make_record(text: str, hits: Any = (), tokens: Any = None, folded: str | Non
     return {
         "text": text,
         "hits": [(h.indicator, h.severity) for h in hits if h.counted],
-        "words": " ".join(t.norm for t in tokens if t.kind == "word" and t.start < MAX_CHARS),
+        "words": " ".join([t.norm for t in tokens if t.kind == "word" and t.start < MAX_CHARS]),
         "folded": folded[:MAX_CHARS],
     }
 
@@ -108,16 +110,16 @@ def word_grams(doc: str) -> list[str]:
 
 
 def char_grams(doc: str) -> list[str]:
-    """Character 2-4-grams inside word boundaries, of the head: the n-grams of scikit-learn's
-    char_wb analyzer (each word padded with a space), made in one pass over the text with the
-    words two spaces apart, dropping any n-gram that would straddle two words."""
-    s = " " + "  ".join(doc[:CHAR_CHARS].split()) + " "
-    if len(s) < 3:
-        return []
-    out = [g for g in (s[i:i + 2] for i in range(len(s) - 1)) if g != "  "]
-    out += [g for g in (s[i:i + 3] for i in range(len(s) - 2)) if "  " not in g]
-    out += [g for g in (s[i:i + 4] for i in range(len(s) - 3)) if "  " not in g]
-    return out
+    """Character 2-4-grams inside word boundaries, of the head: each word padded with a space
+    and cut into its 2-, 3- and 4-grams (the n-grams of the text with the words two spaces
+    apart, none straddling two words). A word's n-grams are cached: words repeat across ads."""
+    return list(chain.from_iterable(map(_padded_grams, doc[:CHAR_CHARS].split())))
+
+
+@lru_cache(maxsize=131072)
+def _padded_grams(word: str) -> tuple[str, ...]:
+    p = " " + word + " "
+    return tuple(p[i:i + n] for n in (2, 3, 4) for i in range(len(p) - n + 1))
 
 
 def make_features(indicators: tuple[str, ...], *, chars: bool = True, max_features: int = 40000) -> FeatureUnion:

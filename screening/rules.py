@@ -14,6 +14,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Iterable
 
 from spacy.matcher import PhraseMatcher
@@ -74,6 +75,7 @@ class RuleEngine:
             phrase_specs["abroad"].append(list(phrase))
             vocab_words.update(phrase)
         self.vocab_words = frozenset(w for w in vocab_words if w not in (NUM, SEP))
+        self._doc_vocab = self.vocab_words | {NUM, SEP}
         self.vocab = Vocab()
         self.phrase_matcher = PhraseMatcher(self.vocab, attr="ORTH")
         for label, seqs in phrase_specs.items():
@@ -82,6 +84,7 @@ class RuleEngine:
         # (the anchor) and the other slots are checked around it; this stays linear in the
         # text length, where a Matcher with thousands of gap patterns is not.
         self._anchored: dict[str, tuple[str, tuple, int]] = {}
+        self._required: dict[str, tuple[tuple[frozenset[str], ...], ...]] = {}
         for label, slots in slot_specs.items():
             idx = _anchor(slots)
             key = f"s|{label}"
@@ -89,6 +92,7 @@ class RuleEngine:
             # and with the sets of their first and last words, to reject a position at once
             slots = tuple(_word_slot(x) if x != NUM and x[0] == "w" else x for x in slots)
             self._anchored[key] = (label, slots, idx)
+            self._required[key] = _required(slots)
             self.phrase_matcher.add(key, [Doc(self.vocab, words=list(alt)) for alt in slots[idx][1]])
 
     def _add_pattern(self, label, ind, pat, phrase_specs, slot_specs, vocab_words) -> None:
@@ -102,8 +106,8 @@ class RuleEngine:
     # -- matching ------------------------------------------------------------------------
 
     def doc_words(self, tokens: list[Token]) -> list[str]:
-        vw = self.vocab_words
-        return [t.norm if (t.norm in vw or t.kind != "word") else OTHER for t in tokens]
+        vw = self._doc_vocab  # the catalogue's words, <num> and <p> (no word token has those norms)
+        return [n if n in vw else OTHER for n in map(itemgetter(0), tokens)]
 
     def match(self, tokens: list[Token], raw: str) -> list[Match]:
         """All matches of patterns, places and "abroad" phrases, as token spans. Where the ad
@@ -117,9 +121,18 @@ class RuleEngine:
         strings = self.vocab.strings
         agree = _Agreement(raw, tokens)
         found = set()
+        present: set[str] | None = None
+        possible: dict[str, bool] = {}  # per anchored pattern: does the ad have all its required words?
         for mid, s, e in self.phrase_matcher(doc):
             label = strings[mid]
             if label.startswith("s|"):
+                ok = possible.get(label)
+                if ok is None:
+                    if present is None:
+                        present = set(words)
+                    ok = possible[label] = all(any(alt <= present for alt in slot) for slot in self._required[label])
+                if not ok:
+                    continue  # an anchor of a common word, in an ad without the pattern's other words
                 target, slots, idx = self._anchored[label]
                 if not all(agree(i, slots[idx][2]) for i in range(s, e)):
                     continue
@@ -172,7 +185,7 @@ class RuleEngine:
             facts.add("money_asked")
         if "company" not in kinds and "licence" not in kinds:
             facts.add("no_named_employer")
-        if kinds & {"zalo", "telegram", "facebook", "handle"} or any(t.norm in CHAT_WORDS for t in tokens):
+        if kinds & {"zalo", "telegram", "facebook", "handle"} or not CHAT_WORDS.isdisjoint(map(itemgetter(0), tokens)):
             facts.add("chat_contact")
         if any(e.kind == "age" and e.attr("form") in ("from", "range") and e.value < 18 for e in entities):
             facts.add("minor_age")
@@ -194,8 +207,9 @@ class RuleEngine:
     ) -> tuple[list[Hit], set[str]]:
         """Turn matches into hits: negation, then the facts each sign needs or that raise it,
         then the detectors. Returns the hits (counted or not, with why) and the facts."""
-        sent_start, clause_start = _boundaries(tokens)
-        words = [t.norm for t in tokens]
+        words: list[str] = []  # norms and sentence/clause starts, made when a negation is checked
+        sent_start: list[int] = []
+        clause_start: list[int] = []
         per_ind: dict[str, list[tuple[Match, Pattern]]] = defaultdict(list)
         negated: dict[str, list[tuple[Match, str]]] = defaultdict(list)
         excluded: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -209,7 +223,10 @@ class RuleEngine:
             if any(s < m.end and m.start < e for s, e in excluded.get(ind.id, ())):
                 continue  # an exclusion of the rule covers this match ("ưu tiên có")
             cue = None
-            if ind.negation and words[m.start] not in NEGATION_CUES:
+            if ind.negation and tokens[m.start].norm not in NEGATION_CUES:
+                if not words:
+                    words = list(map(itemgetter(0), tokens))
+                    sent_start, clause_start = _boundaries(tokens)
                 cue = _negation(words, tokens, m.start, m.end, sent_start, clause_start)
             if cue:
                 negated[ind.id].append((m, cue))
@@ -342,6 +359,16 @@ def _anchor(slots: tuple) -> int:
     if best < 0:
         raise ValueError("a pattern needs at least one required word")
     return best
+
+
+def _required(slots: tuple) -> tuple[tuple[frozenset[str], ...], ...]:
+    """For each required slot of words, its alternatives as sets of words: a pattern can only
+    match an ad that has, for every such slot, all the words of one alternative."""
+    return tuple(
+        tuple(frozenset(alt) for alt in slot[1])
+        for slot in slots
+        if slot != NUM and slot[0] == "w" and () not in slot[1]
+    )
 
 
 def _word_slot(x: tuple) -> tuple:
