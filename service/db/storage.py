@@ -990,15 +990,15 @@ def _profile(session: Session, agency: Agency, postings: list[dict[str, Any]], f
     return prof
 
 
-SEARCH_CANDIDATES = 300  # agencies sharing the most name trigrams with a query, scored with rapidfuzz
+SEARCH_CANDIDATES = 1000  # most agencies (sharing the most name trigrams with a query) scored with rapidfuzz
 
 
 def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Agencies best matching ``q`` (a firm name as written, fuzzy; or a phone), each with its
     licence status, risk and linked identities and ``match`` (0-1); without ``q``, the most
-    recent. The name trigram index picks the ``SEARCH_CANDIDATES`` agencies sharing the most
-    trigrams with the query's distinctive part; only those are scored (rapidfuzz, at least 70),
-    so ``total`` counts the matches among them."""
+    recent. The name trigram index picks the agencies sharing at least half the trigrams of the
+    query's distinctive part (at most ``SEARCH_CANDIDATES``, the most shared first); only those
+    are scored (rapidfuzz, at least 70), so ``total`` counts the matches among them."""
     from rapidfuzz import fuzz
 
     from screening.registry import normalise_name
@@ -1022,7 +1022,8 @@ def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], li
             hits = func.count()
             cand_ids |= set(session.scalars(
                 select(AgencyGram.agency_id).where(AgencyGram.gram.in_(grams)).group_by(AgencyGram.agency_id)
-                .order_by(hits.desc(), AgencyGram.agency_id.desc()).limit(SEARCH_CANDIDATES)))
+                .having(hits * 2 >= len(grams))  # at least half the query's trigrams
+                .order_by(hits.desc(), AgencyGram.agency_id).limit(SEARCH_CANDIDATES)))
         scored = []
         for part in _chunks(sorted(cand_ids)):
             for a in session.scalars(select(Agency).where(Agency.id.in_(list(part)))):
