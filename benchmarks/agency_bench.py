@@ -1,8 +1,8 @@
 """Builds the link graph and the near-duplicate groups for the real postings of
 ../shared/data/postings replicated to N (each copy lightly changed, as reposts are), and prints
-time and peak memory at N/4, N/2 and N, so growth can be read.
+time and peak memory at several sizes in one pass (a table), so growth can be read.
 
-Usage: python benchmarks/agency_bench.py [--n 100000]
+Usage: python benchmarks/agency_bench.py [--sizes 25000,50000,100000]
 """
 
 from __future__ import annotations
@@ -48,9 +48,17 @@ def peak_mb() -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100_000)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="25000,50000,100000",
+                    help="comma-separated numbers of postings at which to report (one pass up to the largest)")
+    ap.add_argument("--n", type=int, help="one size (same as --sizes N)")
     args = ap.parse_args()
+    try:
+        sizes = sorted({int(x) for x in (str(args.n) if args.n else args.sizes).split(",") if x.strip()})
+    except ValueError:
+        ap.error(f"--sizes must be whole numbers separated by commas (got {args.sizes!r})")
+    if not sizes or sizes[0] < 1:
+        ap.error("--sizes needs at least one size of 1 or more")
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent")
         return 0
@@ -59,19 +67,28 @@ def main() -> int:
     from screening.text import shadow
 
     texts = base_texts()
-    print(f"{len(texts)} real postings, replicated to {args.n:,}")
+    n = sizes[-1]
+    extract(shadow(texts[0][:20000]))  # the rules and tokenizer load on first use: not part of the growth
+    base = peak_mb()
+    print(f"{len(texts):,} real postings, replicated to {n:,}; peak RSS with them and the rules loaded {base:,.0f} MB")
     graph, dups = LinkGraph(), NearDuplicates()
-    marks = {args.n // 4, args.n // 2, args.n}
-    t0 = time.perf_counter()
-    for k, (pid, text) in enumerate(stream(texts, args.n), start=1):
+    marks = set(sizes)
+    rows = []
+    elapsed, t0 = 0.0, time.perf_counter()
+    for k, (pid, text) in enumerate(stream(texts, n), start=1):
         graph.add(pid, identifiers(extract(shadow(text[:20000]))))
         dups.add(pid, text[:20000])
         if k in marks:
-            dt = time.perf_counter() - t0
-            print(f"{k:>9,} postings: {dt:7.1f} s ({k / dt:,.0f}/s), peak RSS {peak_mb():,.0f} MB, "
-                  f"{len(graph.networks()):,} networks, {len(dups.groups()):,} duplicate groups")
-    signs = shared_identifier_signs(graph)
-    print(f"shared-contact signs: {len(signs):,}")
+            elapsed += time.perf_counter() - t0  # counting networks and groups is not timed
+            rows.append((k, elapsed, peak_mb(), len(graph.networks()), len(dups.groups())))
+            t0 = time.perf_counter()
+    print(f"{'postings':>9}  {'seconds':>8}  {'per s':>7}  {'s per 1k':>8}  {'peak MB':>8}  {'MB over base':>12}  {'networks':>9}  {'dup groups':>10}")
+    for k, dt, mb, nets, groups in rows:
+        print(f"{k:>9,}  {dt:>8.1f}  {k / dt:>7,.0f}  {dt / k * 1000:>8.2f}  {mb:>8,.0f}  {mb - base:>12,.0f}  {nets:>9,}  {groups:>10,}")
+    if len(rows) > 1:
+        (k0, t_0, m0, *_), (k1, t_1, m1, *_) = rows[0], rows[-1]
+        print(f"growth {k0:,} -> {k1:,} postings (x{k1 / k0:.1f}): time x{t_1 / t_0:.2f}, memory over base x{(m1 - base) / max(m0 - base, 1):.2f}")
+    print(f"shared-contact signs: {len(shared_identifier_signs(graph)):,}")
     return 0
 
 
