@@ -990,6 +990,21 @@ def _profile(session: Session, agency: Agency, postings: list[dict[str, Any]], f
     return prof
 
 
+_NORMALISED: Any = None
+
+
+def _normalised_name():
+    """screening.registry.normalise_name with a cache: agency names repeat from search to search."""
+    global _NORMALISED
+    if _NORMALISED is None:
+        from functools import lru_cache
+
+        from screening.registry import normalise_name
+
+        _NORMALISED = lru_cache(maxsize=50_000)(normalise_name)
+    return _NORMALISED
+
+
 SEARCH_CANDIDATES = 1000  # most agencies (sharing the most name trigrams with a query) scored with rapidfuzz
 
 
@@ -1004,6 +1019,7 @@ def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], li
     from screening.registry import normalise_name
 
     match: dict[int, float] = {}
+    norm_of = _normalised_name()
     if not (q and q.strip()):
         total = int(session.scalar(select(func.count()).select_from(Agency)) or 0)
         agencies_ = list(session.scalars(select(Agency).order_by(Agency.id.desc()).offset(offset).limit(limit)))
@@ -1028,7 +1044,7 @@ def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], li
         for part in _chunks(sorted(cand_ids)):
             for a in session.scalars(select(Agency).where(Agency.id.in_(list(part)))):
                 s = 100.0 if a.id in by_phone else max(
-                    fuzz.token_set_ratio(norm, normalise_name(a.name)), fuzz.ratio(core, a.norm_name) if core else 0,
+                    fuzz.token_set_ratio(norm, norm_of(a.name)), fuzz.ratio(core, a.norm_name) if core else 0,
                     fuzz.partial_ratio(core, a.norm_name) if len(core) >= 4 else 0)
                 if s >= 70:
                     scored.append((s, a))
