@@ -1005,6 +1005,15 @@ def _normalised_name():
     return _NORMALISED
 
 
+COMMON_GRAM = 5000  # a trigram of at least this many agencies does not pick candidates
+
+
+def _gram_agencies(session: Session, gram: str) -> int:
+    """How many agencies have this name trigram, counted up to COMMON_GRAM (reads at most that)."""
+    sub = select(AgencyGram.agency_id).where(AgencyGram.gram == gram).limit(COMMON_GRAM).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
 SEARCH_CANDIDATES = 1000  # most agencies (sharing the most name trigrams with a query) scored with rapidfuzz
 
 
@@ -1012,8 +1021,9 @@ def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], li
     """Agencies best matching ``q`` (a firm name as written, fuzzy; or a phone), each with its
     licence status, risk and linked identities and ``match`` (0-1); without ``q``, the most
     recent. The name trigram index picks the agencies sharing at least half the trigrams of the
-    query's distinctive part (at most ``SEARCH_CANDIDATES``, the most shared first); only those
-    are scored (rapidfuzz, at least 70), so ``total`` counts the matches among them."""
+    query's distinctive part (those of fewer than ``COMMON_GRAM`` agencies, when there are any;
+    at most ``SEARCH_CANDIDATES``, the most shared first); only those are scored (rapidfuzz, at
+    least 70), so ``total`` counts the matches among them."""
     from rapidfuzz import fuzz
 
     from screening.registry import normalise_name
@@ -1033,12 +1043,16 @@ def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], li
                 .where(Identifier.kind.in_(kinds), Identifier.value == value)))
         norm, core = normalise_name(q), normalise_name(q, keep_trade=False)
         grams = sorted(_trigrams(core.split()))  # the distinctive part: trade words match too many
+        # Trigrams as common as "ng " would make the count read much of the index: count on the
+        # rarer ones (each under COMMON_GRAM agencies), so the work stays bounded as agencies grow.
+        rare = [g for g in grams if _gram_agencies(session, g) < COMMON_GRAM]
+        grams = rare or grams
         cand_ids = set(by_phone)
         if grams:
             hits = func.count()
             cand_ids |= set(session.scalars(
                 select(AgencyGram.agency_id).where(AgencyGram.gram.in_(grams)).group_by(AgencyGram.agency_id)
-                .having(hits * 2 >= len(grams))  # at least half the query's trigrams
+                .having(hits * 2 >= len(grams))  # at least half of them
                 .order_by(hits.desc(), AgencyGram.agency_id).limit(SEARCH_CANDIDATES)))
         scored = []
         for part in _chunks(sorted(cand_ids)):

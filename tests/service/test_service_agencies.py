@@ -171,7 +171,7 @@ def test_a_lookalike_of_a_registry_site_is_flagged_on_the_agency(loaded):
     assert "agency_lookalike_domain" not in signs(sba)
 
 
-def test_name_search_among_many_similar_names_best_first(loaded):
+def test_name_search_among_many_similar_names_best_first(loaded, monkeypatch):
     """Decoys sharing syllables with the query are in the trigram index; the prefilter keeps the
     firm among the candidates, and the best match comes first with its score."""
     client, keys = loaded
@@ -186,6 +186,12 @@ def test_name_search_among_many_similar_names_best_first(loaded):
     names = [i["name"] for i in items]
     assert "Cty TNHH Hưng Long Thịnh 3" in names and "Cty TNHH Hưng Phát 0" not in names
     assert find(client, keys, "hung long thinh 13")[0]["name"] == "Cty TNHH Hưng Long Thịnh 13"
+    # Trigrams shared by many agencies do not pick candidates: the rarer ones still find the firm.
+    from service.db import storage
+
+    monkeypatch.setattr(storage, "COMMON_GRAM", 4)
+    assert [i["name"] for i in find(client, keys, "hung long thinh 13")][:1] == ["Cty TNHH Hưng Long Thịnh 13"]
+    assert "Hưng Thịnh (FICTITIOUS)" in find(client, keys, "Cty Cung ứng Nhân lực Hưng Thịnh")[0]["name"]
 
 
 def test_licensed_firm_with_lawful_ads_is_low(loaded):
