@@ -119,7 +119,7 @@ def add_tip(session: Session, screener, *, text: str, note: str | None, submitte
 def link_agencies(session: Session, stored: list[tuple[int, storage.NewPosting]]) -> None:
     """Group newly stored postings with their near duplicates and resolve them to agencies
     (after their own transaction: a failure here leaves the postings stored, and
-    ``storage.relink_agencies`` can redo the agencies)."""
+    ``storage.relink_agencies``, run by each registry import, redoes both)."""
     if not stored:
         return
     try:

@@ -794,6 +794,22 @@ def group_postings(session: Session, postings: Sequence[tuple[int, str]]) -> dic
     return out
 
 
+def group_ungrouped(session: Session, chunk: int = CHUNK) -> int:
+    """Group the stored postings that have no group (their grouping at ingest failed), in id
+    order; commits each chunk; returns how many."""
+    n = 0
+    while True:
+        rows = [(pid, text) for pid, text in session.execute(
+            select(Posting.id, Posting.text)
+            .where(~select(PostingGroup.posting_id).where(PostingGroup.posting_id == Posting.id).exists())
+            .order_by(Posting.id).limit(chunk))]
+        if not rows:
+            return n
+        group_postings(session, rows)
+        session.commit()
+        n += len(rows)
+
+
 def _unregistered_key(name: str) -> tuple[str, str] | None:
     from screening.registry import normalise_name
 
@@ -852,7 +868,9 @@ def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) ->
 
 def relink_agencies(session: Session, chunk: int = CHUNK) -> int:
     """Resolve every stored posting again (after a registry import): a firm now in the registry
-    takes over the postings of its unregistered name."""
+    takes over the postings of its unregistered name. Postings whose near-duplicate grouping
+    failed at ingest are grouped too."""
+    group_ungrouped(session)
     res = resolver(session)
     n, last = 0, 0
     while True:

@@ -152,6 +152,28 @@ def test_reposts_under_other_names_are_one_group_across_batches(loaded):
     assert templ["ka-1"] == [{"kind": "template", "value": str(dups["pa-1"]["group"])}]
 
 
+def test_postings_whose_grouping_failed_are_grouped_by_the_next_registry_import(loaded, app, monkeypatch):
+    import sqlalchemy as sa
+
+    from service.db import storage
+
+    client, keys = loaded
+
+    def broken(*a, **k):
+        raise RuntimeError("grouping down")
+
+    with monkeypatch.context() as m:
+        m.setattr(storage, "group_postings", broken)
+        post(client, keys, [{"external_id": "ka-9", "company": "Kim Anh Manpower", "text": LONG.format(phone="0912 111 222")}])
+    q = sa.text("SELECT group_id FROM posting_groups JOIN postings ON postings.id = posting_id WHERE external_id = :e")
+    with app.state.engine.connect() as c:
+        assert c.execute(q, {"e": "ka-9"}).all() == []
+    assert find(client, keys, "Kim Anh Manpower")[0]["postings"] == 1  # stored and linked all the same
+    import_sample(app)
+    with app.state.engine.connect() as c:
+        assert c.execute(q, {"e": "ka-9"}).scalar() is not None
+
+
 def test_a_lookalike_of_a_registry_site_is_flagged_on_the_agency(loaded):
     client, keys = loaded
     post(client, keys, [
