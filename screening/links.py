@@ -1,7 +1,7 @@
 """Links between postings: a graph of postings and the identifiers they carry (normalised
 phone, Zalo, Telegram, e-mail, bank account, domain, firm name), whose connected components are
-networks; and near-duplicate groups of ad texts (MinHash LSH), so a template reposted under ten
-names is seen as one.
+networks; and near-duplicate groups of ad texts (MinHash LSH over word 3-shingles), so a template
+reposted under ten names is seen as one.
 
 Both work in one pass over the postings and hold only identifiers and signatures, not texts.
 """
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Iterable
+import zlib
+from collections import OrderedDict, defaultdict
+from typing import Any, Iterable
 
 from .registry import normalise_name
-from .text import fold
 from .types import Entity
 
-__all__ = ["identifiers", "LinkGraph", "NearDuplicates", "shared_identifier_signs"]
+__all__ = ["identifiers", "LinkGraph", "NearDuplicates", "shared_identifier_signs", "fingerprint", "band_keys", "similarity"]
 
 LINK_KINDS = ("phone", "zalo", "telegram", "email", "bank_account", "domain", "company", "facebook")
 # Identifiers that many unrelated postings share (platform addresses): never links.
@@ -114,51 +113,172 @@ def shared_identifier_signs(graph: LinkGraph) -> list[dict]:
     return signs
 
 
-@dataclass
+# -- near duplicates -------------------------------------------------------------------------
+#
+# One implementation, used by the batch scan (``screening.scan``, with a window), the service
+# (which keeps the band keys of ``band_keys`` in a table) and the benchmark.
+
+SHINGLE_WORDS = 3
+NUM_PERM = 64
+BANDS, ROWS = 8, 8           # LSH: 8 bands of 8 rows; a pair at Jaccard 0.8 is found 99% of the time
+NEAR_THRESHOLD = 0.8         # estimated Jaccard of word 3-shingles for a near duplicate
+MIN_WORDS = 12               # shorter texts (titles) are grouped by exact match only
+_WORD = re.compile(r"\w+")
+_PERMS: Any = None
+_FOLD: Any = None
+
+
+def _perms() -> Any:
+    global _PERMS
+    if _PERMS is None:
+        import numpy as np
+
+        rng = np.random.RandomState(20251128)
+        a = rng.randint(1, 1 << 62, size=NUM_PERM, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+        b = rng.randint(0, 1 << 62, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
+        _PERMS = (a, b)
+    return _PERMS
+
+
+def _fold(text: str) -> str:
+    global _FOLD
+    if _FOLD is None:
+        from . import text as t
+
+        _FOLD = getattr(t, "fold_word", t.fold)  # fold() without the offset map, when there is one
+    return _FOLD(text)
+
+
+def fingerprint(text: str, title: str | None = None, company: str | None = None) -> tuple[int, bytes | None]:
+    """``(exact key, MinHash signature or None)`` of a posting: the key hashes the folded text
+    (lower case, no diacritics, whitespace collapsed) with its title and company; the signature
+    is a MinHash of its word 3-shingles (``NUM_PERM`` 32-bit values), None for short texts.
+    Both are the same in every process and on every run (they can be stored)."""
+    import numpy as np
+
+    full = "\n".join(x for x in (title, company, text) if x)
+    norm = " ".join(_fold(full).split())
+    key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+    words = _WORD.findall(norm)
+    if len(words) < MIN_WORDS:
+        return key, None
+    wh = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
+    with np.errstate(over="ignore"):
+        sh = wh[:-2] * np.uint64(0x9E3779B97F4A7C15) + wh[1:-1]
+        sh *= np.uint64(0xC2B2AE3D27D4EB4F)
+        sh += wh[2:]
+        a, b = _perms()
+        hv = np.multiply.outer(sh, a)  # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits
+        hv += b
+    return key, (hv.min(axis=0) >> np.uint64(32)).astype(np.uint32).tobytes()
+
+
+def band_keys(sig: bytes) -> tuple[int, ...]:
+    """The LSH keys of a signature, one a band (signed 64-bit, band number included, stable
+    across processes so a database can index them)."""
+    w = ROWS * 4
+    return tuple(int.from_bytes(hashlib.blake2b(sig[i * w:(i + 1) * w], digest_size=8, person=b"band%d" % i).digest(),
+                                "little", signed=True) for i in range(BANDS))
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of two signatures."""
+    import numpy as np
+
+    return float(np.count_nonzero(np.frombuffer(a, np.uint32) == np.frombuffer(b, np.uint32))) / NUM_PERM
+
+
 class NearDuplicates:
-    """Groups near-duplicate texts with MinHash LSH on word 5-shingles of the folded text.
-    ``add`` returns the group id (the first posting of the group)."""
+    """Groups reposts: the same folded text is an exact duplicate; a MinHash LSH over word
+    3-shingles finds near duplicates (estimated Jaccard at least ``NEAR_THRESHOLD``) of earlier
+    groups' first postings. A posting's group is the id of its group's first posting and a
+    pure function of the postings before it, so replaying a prefix rebuilds the same state.
 
-    threshold: float = 0.8
-    num_perm: int = 64
-    shingle: int = 5
-    _lsh: object = field(default=None, repr=False)
-    group_of: dict[str, str] = field(default_factory=dict)
-    _exact: dict[bytes, str] = field(default_factory=dict)
+    With ``window``, only the last ``window`` distinct postings are remembered (FIFO; memory
+    bounded, about 1.3 kB a remembered posting) and no per-posting group map is kept: the
+    batch scan's mode. Without, every posting's group is kept in ``group_of``."""
 
-    def __post_init__(self) -> None:
-        from datasketch import MinHashLSH
+    def __init__(self, window: int | None = None):
+        if window is not None and window < 1:
+            raise ValueError(f"window must be at least 1 (got {window})")
+        self.window = window
+        self.exact: OrderedDict[int, Any] = OrderedDict()
+        self.entries: OrderedDict[int, tuple[bytes, Any, tuple[int, ...]]] = OrderedDict()
+        self.tables: list[dict[int, Any]] = [{} for _ in range(BANDS)]
+        self.group_of: dict[Any, Any] = {}
+        self._next = 0
 
-        self._lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+    def _near(self, sig: bytes, bands: tuple[int, ...]) -> Any:
+        cands: set[int] = set()
+        for table, bk in zip(self.tables, bands):
+            v = table.get(bk)
+            if v is None:
+                continue
+            if isinstance(v, int):
+                cands.add(v)
+            else:
+                cands.update(v)
+        for eid in sorted(cands):  # the earliest group that is close enough
+            other, group, _ = self.entries[eid]
+            if similarity(sig, other) >= NEAR_THRESHOLD:
+                return group
+        return None
 
-    def _minhash(self, words: list[str]):
-        from datasketch import MinHash
+    def _insert(self, sig: bytes, bands: tuple[int, ...], group: Any) -> None:
+        eid = self._next
+        self._next += 1
+        self.entries[eid] = (sig, group, bands if self.window is not None else ())
+        for table, bk in zip(self.tables, bands):
+            v = table.get(bk)
+            if v is None:
+                table[bk] = eid
+            elif isinstance(v, int):
+                table[bk] = [v, eid]
+            else:
+                v.append(eid)
+        if self.window is not None and len(self.entries) > self.window:
+            old, (_, _, obands) = self.entries.popitem(last=False)
+            for table, bk in zip(self.tables, obands):
+                v = table.get(bk)
+                if isinstance(v, int):
+                    del table[bk]
+                elif v is not None:
+                    v.remove(old)
+                    if len(v) == 1:
+                        table[bk] = v[0]
 
-        shingles = {" ".join(words[i:i + self.shingle]) for i in range(max(1, len(words) - self.shingle + 1))}
-        m = MinHash(num_perm=self.num_perm, seed=1)
-        m.update_batch([s.encode("utf-8") for s in shingles])
-        return m
+    def assign(self, ident: Any, key: int, sig: bytes | None) -> tuple[Any, str | None]:
+        """Group a fingerprinted posting (see :func:`fingerprint`): ``(group, kind)``, kind None
+        for the first of a group, else "exact" or "near"."""
+        group = self.exact.get(key)
+        kind = None
+        if group is not None:
+            kind = "exact"
+        else:
+            group = ident
+            if sig is not None:
+                bands = band_keys(sig)
+                near = self._near(sig, bands)
+                if near is not None:
+                    group, kind = near, "near"
+                else:
+                    self._insert(sig, bands, ident)
+            self.exact[key] = group
+            if self.window is not None and len(self.exact) > self.window:
+                self.exact.popitem(last=False)
+        if self.window is None:
+            self.group_of[ident] = group
+        return group, kind
 
-    def add(self, posting_id: str, text: str) -> str:
-        words = re.findall(r"\w+", fold(text))
-        key = hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=12).digest()
-        if key in self._exact:
-            group = self.group_of[self._exact[key]]
-            self.group_of[posting_id] = group
-            return group
-        self._exact[key] = posting_id
-        if len(words) < self.shingle:
-            self.group_of[posting_id] = posting_id
-            return posting_id
-        m = self._minhash(words)
-        near = self._lsh.query(m)  # type: ignore[attr-defined]
-        group = min((self.group_of[n] for n in near), default=posting_id)
-        self._lsh.insert(posting_id, m)  # type: ignore[attr-defined]
-        self.group_of[posting_id] = group
-        return group
+    def add(self, posting_id: Any, text: str, title: str | None = None, company: str | None = None) -> Any:
+        """Fingerprint and group a posting: its group id."""
+        return self.assign(posting_id, *fingerprint(text, title, company))[0]
 
-    def groups(self, min_size: int = 2) -> list[list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
+    def groups(self, min_size: int = 2) -> list[list[Any]]:
+        """Groups of at least ``min_size`` postings, largest first (unbounded mode only)."""
+        if self.window is not None:
+            raise ValueError("groups() needs every posting's group: use NearDuplicates() without a window")
+        out: dict[Any, list[Any]] = defaultdict(list)
         for pid, g in self.group_of.items():
             out[g].append(pid)
         return sorted((sorted(v) for v in out.values() if len(v) >= min_size), key=len, reverse=True)

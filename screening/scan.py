@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -252,146 +251,19 @@ def screen_record(screener: Any, line: int, rec: dict[str, Any] | None, error: s
 
 # -- duplicates ------------------------------------------------------------------------------
 
-SHINGLE_WORDS = 3
-NUM_PERM = 64
-BANDS, ROWS = 8, 8           # LSH: 8 bands of 8 rows; a pair at Jaccard 0.8 is found 99% of the time
-NEAR_THRESHOLD = 0.8         # estimated Jaccard of word 3-shingles for a near duplicate
-MIN_WORDS = 12               # shorter texts (titles) are grouped by exact match only
-_WORD = re.compile(r"\w+")
-_MASK64 = (1 << 64) - 1
-_PERMS: Any = None
+# One implementation of grouping (screening.links), here with a window so memory stays bounded.
+from .links import BANDS, NEAR_THRESHOLD, NUM_PERM, ROWS, fingerprint  # noqa: E402,F401 - re-exported
+from .links import NearDuplicates as _NearDuplicates  # noqa: E402
 
 
-def _perms() -> Any:
-    global _PERMS
-    if _PERMS is None:
-        import numpy as np
-
-        rng = np.random.RandomState(20251128)
-        a = rng.randint(1, 1 << 62, size=NUM_PERM, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
-        b = rng.randint(0, 1 << 62, size=NUM_PERM, dtype=np.int64).astype(np.uint64)
-        _PERMS = (a, b)
-    return _PERMS
-
-
-_FOLD: Any = None
-
-
-def _fold(text: str) -> str:
-    global _FOLD
-    if _FOLD is None:
-        from . import text as t
-
-        _FOLD = getattr(t, "fold_word", t.fold)  # fold() without the offset map, when there is one
-    return _FOLD(text)
-
-
-def fingerprint(text: str, title: str | None = None, company: str | None = None) -> tuple[int, bytes | None]:
-    """``(exact key, MinHash signature or None)`` of a posting: the key hashes the folded text
-    (lower case, no diacritics, whitespace collapsed) with its title and company; the signature
-    is a MinHash of its word 3-shingles (``NUM_PERM`` 32-bit values), None for short texts."""
-    import numpy as np
-
-    full = "\n".join(x for x in (title, company, text) if x)
-    folded = _fold(full)
-    norm = " ".join(folded.split())
-    key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "little")
-    words = _WORD.findall(norm)
-    if len(words) < MIN_WORDS:
-        return key, None
-    wh = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
-    with np.errstate(over="ignore"):
-        sh = wh[:-2] * np.uint64(0x9E3779B97F4A7C15) + wh[1:-1]
-        sh *= np.uint64(0xC2B2AE3D27D4EB4F)
-        sh += wh[2:]
-        a, b = _perms()
-        hv = np.multiply.outer(sh, a)  # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits
-        hv += b
-    return key, (hv.min(axis=0) >> np.uint64(32)).astype(np.uint32).tobytes()
-
-
-def _similarity(a: bytes, b: bytes) -> float:
-    import numpy as np
-
-    return float(np.count_nonzero(np.frombuffer(a, np.uint32) == np.frombuffer(b, np.uint32))) / NUM_PERM
-
-
-class Deduper:
+class Deduper(_NearDuplicates):
     """Groups reposts within a window of the last ``window`` distinct postings (a FIFO, so
-    memory is bounded, about 1.3 kB a remembered posting): the same folded text is an exact
-    duplicate; a MinHash LSH over word 3-shingles finds near duplicates (estimated Jaccard at
-    least ``NEAR_THRESHOLD``) of earlier groups' first postings. A posting's group is a pure
-    function of the postings before it, so replaying a prefix rebuilds the same state."""
+    memory is bounded, about 1.3 kB a remembered posting): :class:`screening.links.NearDuplicates`
+    with a window. A posting's group is a pure function of the postings before it, so replaying
+    a prefix rebuilds the same state."""
 
     def __init__(self, window: int = DEFAULT_WINDOW):
-        self.window = max(1, window)
-        self.exact: OrderedDict[int, Any] = OrderedDict()
-        self.entries: OrderedDict[int, tuple[bytes, Any, tuple[int, ...]]] = OrderedDict()
-        self.tables: list[dict[int, Any]] = [{} for _ in range(BANDS)]
-        self._next = 0
-
-    @staticmethod
-    def _bands(sig: bytes) -> tuple[int, ...]:
-        w = ROWS * 4
-        return tuple(hash(sig[i * w:(i + 1) * w]) for i in range(BANDS))
-
-    def _near(self, sig: bytes, bands: tuple[int, ...]) -> Any:
-        cands: set[int] = set()
-        for table, bk in zip(self.tables, bands):
-            v = table.get(bk)
-            if v is None:
-                continue
-            if isinstance(v, int):
-                cands.add(v)
-            else:
-                cands.update(v)
-        for eid in sorted(cands):  # the earliest group that is close enough
-            other, group, _ = self.entries[eid]
-            if _similarity(sig, other) >= NEAR_THRESHOLD:
-                return group
-        return None
-
-    def _insert(self, sig: bytes, bands: tuple[int, ...], group: Any) -> None:
-        eid = self._next
-        self._next += 1
-        self.entries[eid] = (sig, group, bands)
-        for table, bk in zip(self.tables, bands):
-            v = table.get(bk)
-            if v is None:
-                table[bk] = eid
-            elif isinstance(v, int):
-                table[bk] = [v, eid]
-            else:
-                v.append(eid)
-        if len(self.entries) > self.window:
-            old, (_, _, obands) = self.entries.popitem(last=False)
-            for table, bk in zip(self.tables, obands):
-                v = table.get(bk)
-                if isinstance(v, int):
-                    del table[bk]
-                elif v is not None:
-                    v.remove(old)
-                    if len(v) == 1:
-                        table[bk] = v[0]
-
-    def assign(self, ident: Any, key: int, sig: bytes | None) -> tuple[Any, str | None]:
-        """``(group, kind)``: kind is None for the first of a group, else "exact" or "near"."""
-        group = self.exact.get(key)
-        if group is not None:
-            return group, "exact"
-        kind = None
-        group = ident
-        if sig is not None:
-            bands = self._bands(sig)
-            near = self._near(sig, bands)
-            if near is not None:
-                group, kind = near, "near"
-            else:
-                self._insert(sig, bands, ident)
-        self.exact[key] = group
-        if len(self.exact) > self.window:
-            self.exact.popitem(last=False)
-        return group, kind
+        super().__init__(max(1, window))
 
 
 def _raw_key(p: Posting) -> bytes:

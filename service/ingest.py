@@ -117,10 +117,17 @@ def add_tip(session: Session, screener, *, text: str, note: str | None, submitte
 
 
 def link_agencies(session: Session, stored: list[tuple[int, storage.NewPosting]]) -> None:
-    """Resolve newly stored postings to agencies (after their own transaction: a failure here
-    leaves the postings stored, and ``storage.relink_agencies`` can redo it)."""
+    """Group newly stored postings with their near duplicates and resolve them to agencies
+    (after their own transaction: a failure here leaves the postings stored, and
+    ``storage.relink_agencies``, run by each registry import, redoes both)."""
     if not stored:
         return
+    try:
+        storage.group_postings(session, sorted((pid, p.text) for pid, p in stored))
+        session.commit()
+    except Exception:  # noqa: BLE001 - the postings are stored; they are just not grouped
+        session.rollback()
+        log.exception("grouping %d posting(s) with their near duplicates failed", len(stored))
     try:
         storage.assign_agencies(session, [storage.facts_of(pid, p.company, p.identifiers) for pid, p in stored])
     except Exception:  # noqa: BLE001 - the postings are stored; linking is redone on the next registry import

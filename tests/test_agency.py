@@ -119,3 +119,36 @@ def test_a_reposted_template_is_one_group():
     g4 = nd.add("p4", "Công ty may tuyển công nhân, lương 8 triệu, làm giờ hành chính tại Bình Dương, có bảo hiểm")
     assert g1 == g2 == g3 == "p1" and g4 == "p4"
     assert nd.groups() == [["p1", "p2", "p3"]]
+
+
+def test_one_grouper_bounded_or_not():
+    """The scan's bounded grouper is NearDuplicates with a window: within the window it groups
+    as the unbounded one does; past it, a forgotten template starts a new group."""
+    base = "Tuyển gấp 20 bạn nữ sang làm chăm sóc khách hàng online lương cao bao vé máy bay ăn ở liên hệ ngay hôm nay"
+    other = "Công ty may tuyển công nhân, lương 8 triệu, làm giờ hành chính tại Bình Dương, có bảo hiểm xã hội đầy đủ"
+    texts = [base + " Zalo 0912345678", other, base.upper() + " Zalo 0987654321"]
+    full, small = NearDuplicates(), NearDuplicates(window=1)
+    assert [full.add(i, t) for i, t in enumerate(texts)] == [0, 1, 0]
+    assert [small.add(i, t) for i, t in enumerate(texts)] == [0, 1, 2]  # `other` pushed `base` out
+    with pytest.raises(ValueError, match="without a window"):
+        small.groups()
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        NearDuplicates(window=0)
+
+
+def test_fingerprints_and_band_keys_are_stable_across_processes():
+    import os
+    import subprocess
+    import sys
+
+    from screening.links import band_keys, fingerprint
+
+    text = "Tuyển lao động đi Romania làm công nhân nhà máy, lương 1200 euro/tháng, bao ăn ở, bay ngay sau 3 tuần"
+    code = ("import sys; from screening.links import band_keys, fingerprint; k, s = fingerprint(sys.argv[1]); "
+            "print(k, *band_keys(s))")
+    out = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout.split()
+    k, s = fingerprint(text)
+    assert [int(x) for x in out] == [k, *band_keys(s)]
+    assert all(-(1 << 63) <= x < (1 << 63) for x in (k, *band_keys(s)))  # fit a signed 64-bit column
+    assert len(set(band_keys(s))) == 8

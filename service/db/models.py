@@ -14,6 +14,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "Base", "User", "Posting", "PostingIndicator", "Identifier", "Flag", "Review",
     "RegistryImport", "RegistryFirm", "RegistryHistory", "Agency", "PostingAgency",
+    "AgencyGram", "PostingGroup", "NearDupBand",
     "ROLES", "DECISIONS", "STATUSES", "utcnow",
 ]
 
@@ -238,3 +239,37 @@ class PostingAgency(Base):
     agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     confidence: Mapped[float] = mapped_column(sa.Float)
     via: Mapped[dict[str, Any]]  # {"via": [...], "contradictions": [...]}
+
+
+# ------------------------------------------------------------------ name search, reposted templates
+
+
+class AgencyGram(Base):
+    """The trigrams of an agency's normalised name (and of its distinctive part): the index that
+    picks the few candidates a fuzzy name search then scores."""
+
+    __tablename__ = "agency_grams"
+
+    gram: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agencies.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class PostingGroup(Base):
+    """A posting's near-duplicate group, assigned when it is stored: the id of the group's first
+    posting (``screening.links``: the same folded text, or MinHash LSH over word 3-shingles)."""
+
+    __tablename__ = "posting_groups"
+
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(sa.Integer, index=True)
+    exact_key: Mapped[int] = mapped_column(sa.BigInteger, index=True)  # the folded text's hash
+    signature: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # MinHash, kept for a group's first posting
+
+
+class NearDupBand(Base):
+    """The LSH band keys of each group's first posting: a new posting's candidates."""
+
+    __tablename__ = "near_dup_bands"
+
+    band_key: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -44,8 +44,10 @@ class DuplicateUser(ValueError):
 
 
 def _insert(session: Session, table: sa.Table):
-    """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
+    """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL); ``session`` may also
+    be a Connection (a migration)."""
+    bind = session.get_bind() if hasattr(session, "get_bind") else session
+    if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -377,22 +379,35 @@ def identifiers_of(session: Session, posting_id: int) -> list[Identifier]:
 
 def linked_postings(session: Session, posting_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """Other postings sharing a phone / Zalo / handle / firm / e-mail / domain / licence / account
-    with this one, most risky first, each with what it shares."""
+    with this one, and its near duplicates (shared ``{"kind": "template", "value": group id}``:
+    the same ad reposted, whatever the name), most risky first, each with what it shares."""
     mine = identifiers_of(session, posting_id)
-    if not mine:
-        return []
-    conds = [sa.and_(Identifier.kind.in_(link_kinds(i.kind)), Identifier.value == i.value) for i in mine]
-    rows = session.execute(
-        select(Identifier.kind, Identifier.value, Posting.id, Posting.source, Posting.external_id, Posting.title,
-               Posting.risk_score, Posting.risk_band, Posting.created_at, Flag.id, Flag.status)
-        .join(Posting, Posting.id == Identifier.posting_id)
-        .outerjoin(Flag, Flag.posting_id == Posting.id)
-        .where(sa.or_(*conds), Identifier.posting_id != posting_id)
-        .order_by(Posting.risk_score.desc(), Posting.id.desc())
-        .limit(limit * 4)
-    )
+    cols = (Posting.id, Posting.source, Posting.external_id, Posting.title,
+            Posting.risk_score, Posting.risk_band, Posting.created_at, Flag.id, Flag.status)
+    found: list[Any] = []
+    if mine:
+        conds = [sa.and_(Identifier.kind.in_(link_kinds(i.kind)), Identifier.value == i.value) for i in mine]
+        found += session.execute(
+            select(Identifier.kind, Identifier.value, *cols)
+            .join(Posting, Posting.id == Identifier.posting_id)
+            .outerjoin(Flag, Flag.posting_id == Posting.id)
+            .where(sa.or_(*conds), Identifier.posting_id != posting_id)
+            .order_by(Posting.risk_score.desc(), Posting.id.desc())
+            .limit(limit * 4)
+        ).all()
+    group = session.scalar(select(PostingGroup.group_id).where(PostingGroup.posting_id == posting_id))
+    if group is not None:
+        found += session.execute(
+            select(sa.literal("template"), sa.cast(PostingGroup.group_id, sa.String), *cols)
+            .join(Posting, Posting.id == PostingGroup.posting_id)
+            .outerjoin(Flag, Flag.posting_id == Posting.id)
+            .where(PostingGroup.group_id == group, PostingGroup.posting_id != posting_id)
+            .order_by(Posting.risk_score.desc(), Posting.id.desc())
+            .limit(limit)
+        ).all()
+        found.sort(key=lambda r: (-r[6], -r[2]))
     out: dict[int, dict[str, Any]] = {}
-    for kind, value, pid, src, ext, title, score, band, created, fid, status in rows:
+    for kind, value, pid, src, ext, title, score, band, created, fid, status in found:
         item = out.get(pid)
         if item is None:
             if len(out) >= limit:
@@ -581,7 +596,7 @@ def agencies(session: Session, kind: str | None = None, q: str | None = None, mi
 
 # ------------------------------------------------------------------ the licence registry, agencies
 
-from .models import Agency, PostingAgency, RegistryFirm, RegistryHistory, RegistryImport  # noqa: E402
+from .models import Agency, AgencyGram, NearDupBand, PostingAgency, PostingGroup, RegistryFirm, RegistryHistory, RegistryImport  # noqa: E402
 
 AGENCY_LINK_KINDS = ("phone", "zalo", "email", "telegram", "bank_account", "domain")
 CONTACT_KINDS = ("phone", "zalo", "email", "telegram", "bank_account")
@@ -691,8 +706,108 @@ def facts_of(posting_id: int, company: str | None, identifiers: Iterable[tuple[s
 
 def _agency_id(session: Session, key: str, name: str, norm: str, firm_id: int | None) -> int:
     stmt = _insert(session, Agency.__table__).values(key=key, name=name, norm_name=norm[:300], firm_id=firm_id, created_at=utcnow())
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    aid = session.scalar(stmt.on_conflict_do_nothing(index_elements=["key"]).returning(Agency.id))
+    if aid is not None:  # new: index its name for the search
+        index_agency_names(session, [(int(aid), name)])
+        return int(aid)
     return int(session.scalar(select(Agency.id).where(Agency.key == key)))
+
+
+def name_grams(name: str) -> set[str]:
+    """The trigrams (of space-padded words) of a name's normalised form and of its distinctive
+    part: "Cty CP Nhân lực Hưng Thịnh" -> " nh", "nha", …, " hu", "hun", …"""
+    from screening.registry import normalise_name
+
+    return _trigrams(set(normalise_name(name).split()) | set(normalise_name(name, keep_trade=False).split()))
+
+
+def _trigrams(words: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for w in words:
+        p = f" {w[:60]} "
+        out.update(p[i : i + 3] for i in range(len(p) - 2))
+    return out
+
+
+def index_agency_names(session: Session, agencies_: Sequence[tuple[int, str]]) -> None:
+    """Add agencies' name trigrams to the search index (``session`` may be a Connection)."""
+    rows = [{"gram": g, "agency_id": aid} for aid, name in agencies_ for g in sorted(name_grams(name))]
+    for part in _chunks(rows):
+        session.execute(_insert(session, AgencyGram.__table__).on_conflict_do_nothing(index_elements=["gram", "agency_id"]), list(part))
+
+
+def group_postings(session: Session, postings: Sequence[tuple[int, str]]) -> dict[int, int]:
+    """Assign stored postings (id, text as sent; in id order) to near-duplicate groups and store
+    them: the same folded text joins its group; else a MinHash LSH candidate (a group's first
+    posting sharing a band key) at estimated Jaccard >= 0.8 is the group, the earliest first;
+    else the posting starts a group (its id) and its band keys are stored. The rule of
+    ``screening.links.NearDuplicates``; the firm names are not part of the text. Returns
+    {posting id: group id}; a posting already grouped keeps its group. Does not commit
+    (``session`` may be a Connection)."""
+    from screening.links import NEAR_THRESHOLD, band_keys, fingerprint, similarity
+
+    if not postings:
+        return {}
+    pids = [pid for pid, _ in postings]
+    out: dict[int, int] = {}
+    for part in _chunks(pids):
+        out.update(session.execute(select(PostingGroup.posting_id, PostingGroup.group_id).where(PostingGroup.posting_id.in_(list(part)))).all())
+    todo = [(pid, *fingerprint(text or "")) for pid, text in postings if pid not in out]
+    if not todo:
+        return out
+    exact: dict[int, int] = {}
+    for part in _chunks(sorted({k for _, k, _ in todo})):
+        for k, g in session.execute(select(PostingGroup.exact_key, PostingGroup.group_id)
+                                    .where(PostingGroup.exact_key.in_(list(part))).order_by(PostingGroup.posting_id)):
+            exact.setdefault(k, g)
+    bands = {pid: band_keys(sig) for pid, _, sig in todo if sig is not None}
+    heads_by_band: dict[int, set[int]] = {}
+    for part in _chunks(sorted({b for bs in bands.values() for b in bs})):
+        for b, pid in session.execute(select(NearDupBand.band_key, NearDupBand.posting_id).where(NearDupBand.band_key.in_(list(part)))):
+            heads_by_band.setdefault(b, set()).add(pid)
+    sigs: dict[int, bytes] = {}
+    for part in _chunks(sorted({p for ps in heads_by_band.values() for p in ps})):
+        sigs.update(session.execute(select(PostingGroup.posting_id, PostingGroup.signature)
+                                    .where(PostingGroup.posting_id.in_(list(part)), PostingGroup.signature.is_not(None))).all())
+    rows, band_rows = [], []
+    for pid, key, sig in todo:
+        head = False
+        group = exact.get(key)
+        if group is None and sig is not None:
+            cands = sorted({h for b in bands[pid] for h in heads_by_band.get(b, ())})
+            group = next((h for h in cands if h in sigs and similarity(sig, sigs[h]) >= NEAR_THRESHOLD), None)
+            if group is None:
+                head = True
+                sigs[pid] = sig
+                for b in bands[pid]:
+                    heads_by_band.setdefault(b, set()).add(pid)
+                    band_rows.append({"band_key": b, "posting_id": pid})
+        if group is None:
+            group = pid
+        exact.setdefault(key, group)
+        out[pid] = group
+        rows.append({"posting_id": pid, "group_id": group, "exact_key": key, "signature": sig if head else None})
+    for part in _chunks(rows):
+        session.execute(_insert(session, PostingGroup.__table__).on_conflict_do_nothing(index_elements=["posting_id"]), list(part))
+    for part in _chunks(band_rows):
+        session.execute(_insert(session, NearDupBand.__table__).on_conflict_do_nothing(index_elements=["band_key", "posting_id"]), list(part))
+    return out
+
+
+def group_ungrouped(session: Session, chunk: int = CHUNK) -> int:
+    """Group the stored postings that have no group (their grouping at ingest failed), in id
+    order; commits each chunk; returns how many."""
+    n = 0
+    while True:
+        rows = [(pid, text) for pid, text in session.execute(
+            select(Posting.id, Posting.text)
+            .where(~select(PostingGroup.posting_id).where(PostingGroup.posting_id == Posting.id).exists())
+            .order_by(Posting.id).limit(chunk))]
+        if not rows:
+            return n
+        group_postings(session, rows)
+        session.commit()
+        n += len(rows)
 
 
 def _unregistered_key(name: str) -> tuple[str, str] | None:
@@ -753,7 +868,9 @@ def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) ->
 
 def relink_agencies(session: Session, chunk: int = CHUNK) -> int:
     """Resolve every stored posting again (after a registry import): a firm now in the registry
-    takes over the postings of its unregistered name."""
+    takes over the postings of its unregistered name. Postings whose near-duplicate grouping
+    failed at ingest are grouped too."""
+    group_ungrouped(session)
     res = resolver(session)
     n, last = 0, 0
     while True:
@@ -848,36 +965,32 @@ def _linked(session: Session, agency: Agency, postings: list[dict[str, Any]]) ->
     return sorted(out.values(), key=lambda i: (-len(i["via"]), str(i["name"])))
 
 
-def _duplicates(session: Session, agency_id: int, postings: list[dict[str, Any]], window: int = 5000) -> list[dict[str, Any]]:
-    """This agency's ads that near-copy ads of other names (MinHash LSH over the latest
-    ``window`` postings; the ad texts as sent, without the firm names)."""
-    from screening.links import NearDuplicates
-
+def _duplicates(session: Session, agency_id: int, postings: list[dict[str, Any]], limit: int = 2000) -> list[dict[str, Any]]:
+    """This agency's ads whose near-duplicate group (assigned at ingest) holds ads of other
+    names or of no named firm: each with its group and the other names (one posting each)."""
     if not postings:
         return []
-    nd = NearDuplicates()
-    others = list(session.execute(
-        select(Posting.id, Posting.text, PostingAgency.agency_id, Agency.name)
-        .outerjoin(PostingAgency, PostingAgency.posting_id == Posting.id)
-        .outerjoin(Agency, Agency.id == PostingAgency.agency_id)
-        .where(sa.or_(PostingAgency.agency_id.is_(None), PostingAgency.agency_id != agency_id))
-        .order_by(Posting.id.desc()).limit(window)
-    ))
-    meta = {}
-    for pid, text, aid, name in others:
-        nd.add(str(pid), text)
-        meta[str(pid)] = (aid, name)
-    texts = dict(session.execute(select(Posting.id, Posting.text).where(Posting.id.in_([p["id"] for p in postings]))).all())
+    group_of: dict[int, int] = {}
+    for part in _chunks([p["id"] for p in postings]):
+        group_of.update(session.execute(select(PostingGroup.posting_id, PostingGroup.group_id)
+                                        .where(PostingGroup.posting_id.in_(list(part)))).all())
+    others: dict[int, dict[Any, dict[str, Any]]] = {}
+    for part in _chunks(sorted(set(group_of.values()))):
+        rows = session.execute(
+            select(PostingGroup.group_id, PostingGroup.posting_id, Posting.external_id, PostingAgency.agency_id, Agency.name)
+            .join(Posting, Posting.id == PostingGroup.posting_id)
+            .outerjoin(PostingAgency, PostingAgency.posting_id == PostingGroup.posting_id)
+            .outerjoin(Agency, Agency.id == PostingAgency.agency_id)
+            .where(PostingGroup.group_id.in_(list(part)), sa.or_(PostingAgency.agency_id.is_(None), PostingAgency.agency_id != agency_id))
+            .order_by(PostingGroup.posting_id).limit(limit))
+        for gid, pid, ext, aid, name in rows:
+            others.setdefault(gid, {}).setdefault(aid, {"agency_id": aid, "agency_name": name or "(no firm named)",
+                                                        "posting_id": pid, "external_id": ext})
     out = []
     for p in postings:
-        g = nd.add(f"a{p['id']}", texts.get(p["id"], ""))
-        mates = [pid for pid, grp in nd.group_of.items() if grp == g and pid in meta]
-        by_name = {}
-        for m in mates:
-            aid, name = meta[m]
-            by_name.setdefault(aid, {"agency_id": aid, "agency_name": name or "(no firm named)", "posting_id": int(m)})
-        if by_name:
-            out.append({"posting_id": p["id"], "external_id": p["external_id"], "others": list(by_name.values())})
+        g = group_of.get(p["id"])
+        if g in others:
+            out.append({"posting_id": p["id"], "external_id": p["external_id"], "group": g, "others": list(others[g].values())})
     return out
 
 
@@ -895,15 +1008,51 @@ def _profile(session: Session, agency: Agency, postings: list[dict[str, Any]], f
     return prof
 
 
+_NORMALISED: Any = None
+
+
+def _normalised_name():
+    """screening.registry.normalise_name with a cache: agency names repeat from search to search."""
+    global _NORMALISED
+    if _NORMALISED is None:
+        from functools import lru_cache
+
+        from screening.registry import normalise_name
+
+        _NORMALISED = lru_cache(maxsize=50_000)(normalise_name)
+    return _NORMALISED
+
+
+COMMON_GRAM = 5000  # a trigram of at least this many agencies does not pick candidates
+
+
+def _gram_agencies(session: Session, gram: str) -> int:
+    """How many agencies have this name trigram, counted up to COMMON_GRAM (reads at most that)."""
+    sub = select(AgencyGram.agency_id).where(AgencyGram.gram == gram).limit(COMMON_GRAM).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+SEARCH_CANDIDATES = 1000  # most agencies (sharing the most name trigrams with a query) scored with rapidfuzz
+
+
 def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Agencies best matching ``q`` (a firm name as written, fuzzy; or a phone), each with its
-    licence status, risk and linked identities; without ``q``, the most recent."""
+    licence status, risk and linked identities and ``match`` (0-1); without ``q``, the most
+    recent. The name trigram index picks the agencies sharing at least half the trigrams of the
+    query's distinctive part (those of fewer than ``COMMON_GRAM`` agencies, when there are any;
+    at most ``SEARCH_CANDIDATES``, the most shared first); only those are scored (rapidfuzz, at
+    least 70), so ``total`` counts the matches among them."""
     from rapidfuzz import fuzz
 
     from screening.registry import normalise_name
 
-    agencies_ = list(session.scalars(select(Agency).order_by(Agency.id.desc())))
-    if q and q.strip():
+    match: dict[int, float] = {}
+    norm_of = _normalised_name()
+    if not (q and q.strip()):
+        total = int(session.scalar(select(func.count()).select_from(Agency)) or 0)
+        agencies_ = list(session.scalars(select(Agency).order_by(Agency.id.desc()).offset(offset).limit(limit)))
+        offset = 0
+    else:
         kinds, value, exact = agency_query(q)
         by_phone: set[int] = set()
         if exact:
@@ -911,19 +1060,30 @@ def search_agencies(session: Session, q: str | None, scoring: dict[str, Any], li
                 select(PostingAgency.agency_id).join(Identifier, Identifier.posting_id == PostingAgency.posting_id)
                 .where(Identifier.kind.in_(kinds), Identifier.value == value)))
         norm, core = normalise_name(q), normalise_name(q, keep_trade=False)
+        grams = sorted(_trigrams(core.split()))  # the distinctive part: trade words match too many
+        # Trigrams as common as "ng " would make the count read much of the index: count on the
+        # rarer ones (each under COMMON_GRAM agencies), so the work stays bounded as agencies grow.
+        rare = [g for g in grams if _gram_agencies(session, g) < COMMON_GRAM]
+        grams = rare or grams
+        cand_ids = set(by_phone)
+        if grams:
+            hits = func.count()
+            cand_ids |= set(session.scalars(
+                select(AgencyGram.agency_id).where(AgencyGram.gram.in_(grams)).group_by(AgencyGram.agency_id)
+                .having(hits * 2 >= len(grams))  # at least half of them
+                .order_by(hits.desc(), AgencyGram.agency_id).limit(SEARCH_CANDIDATES)))
         scored = []
-        for a in agencies_:
-            s = 100.0 if a.id in by_phone else max(
-                fuzz.token_set_ratio(norm, normalise_name(a.name)), fuzz.ratio(core, a.norm_name) if core else 0,
-                fuzz.partial_ratio(core, a.norm_name) if len(core) >= 4 else 0)
-            if s >= 70:
-                scored.append((s, a))
+        for part in _chunks(sorted(cand_ids)):
+            for a in session.scalars(select(Agency).where(Agency.id.in_(list(part)))):
+                s = 100.0 if a.id in by_phone else max(
+                    fuzz.token_set_ratio(norm, norm_of(a.name)), fuzz.ratio(core, a.norm_name) if core else 0,
+                    fuzz.partial_ratio(core, a.norm_name) if len(core) >= 4 else 0)
+                if s >= 70:
+                    scored.append((s, a))
         scored.sort(key=lambda t: (-t[0], t[1].id))
         agencies_ = [a for _, a in scored]
         match = {a.id: s for s, a in scored}
-    else:
-        match = {}
-    total = len(agencies_)
+        total = len(agencies_)
     page = agencies_[offset : offset + limit]
     posts = _agency_postings(session, [a.id for a in page])
     firms = _firms_by_id(session, [a.firm_id for a in page])

@@ -109,6 +109,113 @@ def test_a_template_reposted_under_other_names_is_one_group(loaded):
     assert {o["agency_name"] for d in p["duplicates"] for o in d["others"]} >= {"Tâm Minh Manpower"}
 
 
+LONG = ("Tuyển gấp 40 lao động nam nữ đi Ba Lan làm công nhân kho lạnh và đóng gói thực phẩm, hợp đồng 2 năm "
+        "gia hạn được, lương cơ bản 4.300 zloty mỗi tháng chưa kể tăng ca, bao ăn ở miễn phí tại ký túc xá, "
+        "công ty lo toàn bộ thủ tục visa và vé máy bay, xuất cảnh nhanh sau 20 ngày, không cần tiếng, không cần "
+        "kinh nghiệm, chỉ cần sức khỏe tốt và độ tuổi từ 20 đến 45. Phí trọn gói 150 triệu đồng, đặt cọc trước "
+        "30 triệu để giữ chỗ. Liên hệ ngay anh Tuấn zalo {phone} để được tư vấn miễn phí.")
+
+
+def post(client, keys, ads):
+    r = client.post("/v1/postings", json={"postings": [{"source": "fb", **a} for a in ads]}, headers=auth(keys["scanner"]))
+    assert r.status_code == 200, r.text
+    return {i["external_id"]: i for i in r.json()["items"]}
+
+
+def test_reposts_under_other_names_are_one_group_across_batches(loaded):
+    """Grouped at ingest: a template reposted later, under other names and phones, joins the
+    group of its first posting; the profile and the queue item show the other names."""
+    client, keys = loaded
+    post(client, keys, [{"external_id": "ka-1", "company": "Kim Anh Manpower", "text": LONG.format(phone="0912 111 222")}])
+    later = post(client, keys, [
+        {"external_id": "pa-1", "company": "Phúc An Group", "text": LONG.format(phone="0913 333 444").upper()},
+        {"external_id": "pa-2", "company": "Phúc An Group", "text": LONG.format(phone="0913 333 444").replace("Ba Lan", "Séc")},
+        {"external_id": "pa-3", "company": "Phúc An Group",
+         "text": "Tuyển 10 thợ hàn đi Hungary, hợp đồng 3 năm, lương 1.300 euro/tháng, chi phí 120 triệu đồng, "
+                 "bao vé máy bay và chỗ ở. Liên hệ 0913 333 444."},
+    ])
+    pa = find(client, keys, "Phúc An Group")[0]
+    p = profile(client, keys, pa["id"])
+    assert "agency_template_reposted" in signs(p)
+    dups = {d["external_id"]: d for d in p["duplicates"]}
+    assert set(dups) == {"pa-1", "pa-2"}  # pa-3 is another ad
+    assert dups["pa-1"]["group"] == dups["pa-2"]["group"]
+    assert [(o["agency_name"], o["external_id"]) for o in dups["pa-1"]["others"]] == [("Kim Anh Manpower", "ka-1")]
+    ka = profile(client, keys, find(client, keys, "Kim Anh Manpower")[0]["id"])
+    assert [d["external_id"] for d in ka["duplicates"]] == ["ka-1"]
+    assert [(o["agency_name"], o["external_id"]) for o in ka["duplicates"][0]["others"]] == [("Phúc An Group", "pa-1")]
+    fid = later["pa-2"]["flag_id"]
+    assert fid, "the reposted template (fee over the cap) is queued"
+    item = client.get(f"/v1/flags/{fid}", headers=auth(keys["inspector"])).json()
+    templ = {x["external_id"]: x["shared"] for x in item["linked"] if any(s["kind"] == "template" for s in x["shared"])}
+    assert set(templ) == {"ka-1", "pa-1"}
+    assert templ["ka-1"] == [{"kind": "template", "value": str(dups["pa-1"]["group"])}]
+
+
+def test_postings_whose_grouping_failed_are_grouped_by_the_next_registry_import(loaded, app, monkeypatch):
+    import sqlalchemy as sa
+
+    from service.db import storage
+
+    client, keys = loaded
+
+    def broken(*a, **k):
+        raise RuntimeError("grouping down")
+
+    with monkeypatch.context() as m:
+        m.setattr(storage, "group_postings", broken)
+        post(client, keys, [{"external_id": "ka-9", "company": "Kim Anh Manpower", "text": LONG.format(phone="0912 111 222")}])
+    q = sa.text("SELECT group_id FROM posting_groups JOIN postings ON postings.id = posting_id WHERE external_id = :e")
+    with app.state.engine.connect() as c:
+        assert c.execute(q, {"e": "ka-9"}).all() == []
+    assert find(client, keys, "Kim Anh Manpower")[0]["postings"] == 1  # stored and linked all the same
+    import_sample(app)
+    with app.state.engine.connect() as c:
+        assert c.execute(q, {"e": "ka-9"}).scalar() is not None
+
+
+def test_a_lookalike_of_a_registry_site_is_flagged_on_the_agency(loaded):
+    client, keys = loaded
+    post(client, keys, [
+        {"external_id": "ko-1", "company": "Cty TNHH Kim Ô Việt",
+         "text": "Tuyển 20 thực tập sinh đi Nhật Bản làm điện tử, lương 28 triệu/tháng, bay sau 2 tháng. "
+                 "Xem đơn hàng tại website saobaca-derno.vn, hotline 0936 777 888."},
+    ])
+    top = find(client, keys, "Kim Ô Việt")[0]
+    assert top["licence_status"] == "unlicensed"
+    p = profile(client, keys, top["id"])
+    assert "agency_lookalike_domain" in signs(p)
+    look = next(s for s in p["signs"] if s["id"] == "agency_lookalike_domain")
+    assert any("saobaca-derno.vn" in e and "Sao Bắc Á" in e for e in look["evidence"])
+    assert any("look-alike domain saobaca-derno.vn" in c for c in p["postings"][0]["contradictions"])
+    # The firm's own site is no contradiction.
+    sba = profile(client, keys, find(client, keys, "cty sao bac a")[0]["id"])
+    assert "agency_lookalike_domain" not in signs(sba)
+
+
+def test_name_search_among_many_similar_names_best_first(loaded, monkeypatch):
+    """Decoys sharing syllables with the query are in the trigram index; the prefilter keeps the
+    firm among the candidates, and the best match comes first with its score."""
+    client, keys = loaded
+    syl = ["Hưng", "Thịnh", "Phát", "Hưng Long", "Thịnh Vượng", "An", "Bình", "Minh", "Hòa", "Phú"]
+    decoys = [f"Cty TNHH {syl[i % 10]} {syl[(i * 3 + 2) % 10]} {i}" for i in range(60)]
+    assert "Cty TNHH Hưng Long Thịnh 3" in decoys and "Cty TNHH Hưng Phát 0" in decoys
+    post(client, keys, [{"external_id": f"dc-{i}", "company": c, "text": "Tuyển nhân viên kho tại Bình Dương, lương 8 triệu, làm giờ hành chính."}
+                        for i, c in enumerate(decoys)])
+    items = find(client, keys, "Cty Cung ứng Nhân lực Hưng Thịnh")
+    assert "Hưng Thịnh (FICTITIOUS)" in items[0]["name"] and items[0]["match"] == 1.0
+    assert all(a["match"] >= b["match"] for a, b in zip(items, items[1:]))
+    names = [i["name"] for i in items]
+    assert "Cty TNHH Hưng Long Thịnh 3" in names and "Cty TNHH Hưng Phát 0" not in names
+    assert find(client, keys, "hung long thinh 13")[0]["name"] == "Cty TNHH Hưng Long Thịnh 13"
+    # Trigrams shared by many agencies do not pick candidates: the rarer ones still find the firm.
+    from service.db import storage
+
+    monkeypatch.setattr(storage, "COMMON_GRAM", 4)
+    assert [i["name"] for i in find(client, keys, "hung long thinh 13")][:1] == ["Cty TNHH Hưng Long Thịnh 13"]
+    assert "Hưng Thịnh (FICTITIOUS)" in find(client, keys, "Cty Cung ứng Nhân lực Hưng Thịnh")[0]["name"]
+
+
 def test_licensed_firm_with_lawful_ads_is_low(loaded):
     client, keys = loaded
     top = find(client, keys, "cty sao bac a")[0]
@@ -225,3 +332,48 @@ def test_cli_registry_import_errors(tmp_path):
     p.write_text("name,status\nA,active\n", encoding="utf-8")
     r = run("registry", "import", str(p), url=url)
     assert r.returncode == 2 and "enterprise_code" in r.stderr
+
+
+def test_migration_0003_indexes_and_groups_what_is_stored(tmp_path, svc_screener):
+    """A database of 0002 (agencies and postings stored, no index, no groups) upgraded to 0003
+    gets the same groups and name index that ingest gives."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from service.app import create_app
+    from service.db import storage
+    from service.db.migrate import alembic_config, upgrade
+    from service.ingest import ingest_postings
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(settings_for(url))
+    app = create_app(settings_for(url), svc_screener)
+    import_sample(app)
+    ads = ADS + [{"external_id": "ka-1", "company": "Kim Anh Manpower", "text": LONG.format(phone="0912 111 222")},
+                 {"external_id": "pa-1", "company": "Phúc An Group", "text": LONG.format(phone="0913 333 444")}]
+    with app.state.sessionmaker() as s:
+        ingest_postings(s, svc_screener, [{"source": "fb", **a} for a in ads])
+    q = "SELECT external_id, group_id FROM posting_groups JOIN postings ON postings.id = posting_id ORDER BY postings.id"
+
+    def state():
+        with app.state.engine.connect() as c:
+            groups = c.execute(sa.text(q)).all()
+            bands = c.execute(sa.text("SELECT count(*) FROM near_dup_bands")).scalar()
+        with app.state.sessionmaker() as s:
+            found = [i["name"] for i in storage.search_agencies(s, "cty hung thinh", svc_screener.catalogue.scoring)[0]]
+        return groups, bands, found
+
+    before = state()
+    assert len(before[0]) == len(ads) and before[1] > 0 and "Hưng Thịnh" in before[2][0]
+    by_ext = dict(before[0])
+    assert by_ext["pa-1"] == by_ext["ka-1"] != by_ext["dp-1"] and by_ext["tm-1"] == by_ext["hv-1"]
+    app.state.engine.dispose()
+    with app.state.engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    with app.state.engine.connect() as c:
+        assert "posting_groups" not in sa.inspect(c).get_table_names()
+    upgrade(settings_for(url))
+    assert state() == before
+    app.state.engine.dispose()
