@@ -84,7 +84,7 @@ class RuleEngine:
         # (the anchor) and the other slots are checked around it; this stays linear in the
         # text length, where a Matcher with thousands of gap patterns is not.
         self._anchored: dict[str, tuple[str, tuple, int]] = {}
-        self._required: dict[str, tuple[tuple[frozenset[str], ...], ...]] = {}
+        self._required: dict[str, tuple] = {}
         for label, slots in slot_specs.items():
             idx = _anchor(slots)
             key = f"s|{label}"
@@ -130,7 +130,7 @@ class RuleEngine:
                 if ok is None:
                     if present is None:
                         present = set(words)
-                    ok = possible[label] = all(any(alt <= present for alt in slot) for slot in self._required[label])
+                    ok = possible[label] = _possible(self._required[label], present)
                 if not ok:
                     continue  # an anchor of a common word, in an ad without the pattern's other words
                 target, slots, idx = self._anchored[label]
@@ -361,14 +361,24 @@ def _anchor(slots: tuple) -> int:
     return best
 
 
-def _required(slots: tuple) -> tuple[tuple[frozenset[str], ...], ...]:
-    """For each required slot of words, its alternatives as sets of words: a pattern can only
-    match an ad that has, for every such slot, all the words of one alternative."""
-    return tuple(
-        tuple(frozenset(alt) for alt in slot[1])
-        for slot in slots
-        if slot != NUM and slot[0] == "w" and () not in slot[1]
-    )
+def _required(slots: tuple) -> tuple[tuple[frozenset[str], tuple[frozenset[str], ...]], ...]:
+    """For each required slot of words, (its one-word alternatives, its longer alternatives as
+    sets of words): a pattern can only match an ad that has, for every such slot, all the words
+    of one alternative."""
+    out = []
+    for slot in slots:
+        if slot != NUM and slot[0] == "w" and () not in slot[1]:
+            singles = frozenset(alt[0] for alt in slot[1] if len(alt) == 1)
+            longer = tuple(frozenset(alt) for alt in slot[1] if len(alt) > 1)
+            out.append((singles, longer))
+    return tuple(out)
+
+
+def _possible(required: tuple, present: set[str]) -> bool:
+    for singles, longer in required:
+        if singles.isdisjoint(present) and not any(alt <= present for alt in longer):
+            return False
+    return True
 
 
 def _word_slot(x: tuple) -> tuple:
