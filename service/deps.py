@@ -23,7 +23,7 @@ from .settings import Settings
 __all__ = [
     "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
     "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
-    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul",
 ]
 
 COOKIE = "screening_key"
@@ -46,6 +46,25 @@ async def get_screener(request: Request) -> Any:
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+class NoNul:
+    """ASGI middleware: a NUL character (U+0000) in the path or the query becomes U+FFFD, as it
+    does in request bodies (``schemas.AdText``). PostgreSQL can neither store nor compare it,
+    and no real value has one; a search for it then simply finds nothing."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            qs, path = scope.get("query_string", b""), scope.get("path", "")
+            if b"%00" in qs or "\x00" in path:
+                scope = dict(scope)
+                scope["query_string"] = qs.replace(b"%00", b"%EF%BF%BD")
+                scope["path"] = path.replace("\x00", "\ufffd")
+                scope["raw_path"] = scope["path"].encode("utf-8")
+        await self.app(scope, receive, send)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -9,9 +9,10 @@ from fastapi.responses import StreamingResponse
 from ..db import storage
 from ..deps import InspectorUser
 from ..filters import FilterParams
+from ..schemas import AUTH_ERRORS
 from ..views import csv_lines, export_record, jsonl_lines
 
-router = APIRouter(prefix="/v1", tags=["export"])
+router = APIRouter(prefix="/v1", tags=["export"], responses=AUTH_ERRORS)
 
 
 @router.get(

@@ -1,0 +1,78 @@
+"""API fuzzing with schemathesis against the service's own OpenAPI schema: whatever the
+generated input, no 5xx, and every response matches what the schema documents (status code,
+content type, body). In-process (ASGI) on a SQLite file, with a key of the role each route
+needs and a few stored postings, so that the happy paths are reached as well as the errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from svc_helpers import BENIGN, FEE, RISKY, ROLES, auth, settings_for
+
+# The role whose key each operation is called with (the other roles are walked in test_service_auth).
+EXAMPLES = 25
+ROLE_OF = {"/v1/screen": "job_centre", "/v1/postings": "scanner", "/v1/users": "admin", "/v1/me": "admin"}
+
+
+def role_for(path: str) -> str:
+    if path.startswith("/v1/users"):
+        return "admin"
+    return ROLE_OF.get(path, "inspector")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fuzz_app(request, tmp_path_factory, svc_screener):
+    from conftest import _empty_pg
+
+    from service.app import create_app
+    from service.db import storage
+    from service.ingest import ingest_postings
+
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("fuzz") / "service.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_schema_url")
+        _empty_pg(url)
+    app = create_app(settings_for(url), svc_screener)
+    with app.state.sessionmaker() as s:
+        app.state.fuzz_keys = {role: storage.create_user(s, f"fuzz-{role}", role)[1] for role in ROLES}
+        ingest_postings(s, svc_screener, [{"source": "fuzz", "external_id": str(i), "text": t}
+                                          for i, t in enumerate((RISKY, FEE, BENIGN))])
+    return app
+
+
+def operations() -> list[tuple[str, str]]:
+    """(METHOD, path) of every operation the schema documents (the schema needs no database)."""
+    from service.app import create_app
+
+    spec = create_app(settings_for("sqlite:///unused-fuzz-schema.db"), object()).openapi()
+    return [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops]
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_app):
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+
+
+def test_the_schema_documents_the_api(api_schema):
+    assert ("POST", "/v1/screen") in operations() and ("GET", "/v1/flags/{flag_id}") in operations()
+    assert not [r for r in api_schema.get_all_operations() if not hasattr(r, "ok")]
+
+
+@pytest.mark.parametrize("method,path", operations(), ids=[f"{m} {p}" for m, p in operations()])
+def test_api_conforms_to_its_schema(api_schema, fuzz_app, method, path):
+    op = api_schema[path][method]
+    headers = auth(fuzz_app.state.fuzz_keys[role_for(path)])
+
+    @given(case=op.as_strategy())
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case):
+        case.call_and_validate(headers=headers)
+
+    run()
