@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db.engine import make_engine, make_sessionmaker
-from .deps import AuthCache, LoginRequired, WrongRole, NoNul
+from .deps import AuthCache, AuthThrottle, LoginRequired, WrongRole, NoNul
 from .ingest import ScreeningFailed
 from .limits import BodyLimit, body_error
 from .pool import ScreeningPool, pool_size
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, screener: Any = None) -> FastAP
     app.state.screener = screener
     app.state.pool = None
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    app.state.auth_throttle = AuthThrottle(settings.auth_fail_limit, settings.auth_fail_window_seconds)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.filters["dt"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else ""
     app.state.templates.env.filters["pct"] = lambda v: f"{v:.0%}" if v is not None else "–"

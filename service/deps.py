@@ -8,7 +8,9 @@ role may not use the route → 403. Web pages read the key from the login cookie
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import Depends, HTTPException, Request, status
@@ -23,7 +25,7 @@ from .settings import Settings
 __all__ = [
     "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
     "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
-    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "note_failure",
 ]
 
 COOKIE = "screening_key"
@@ -97,6 +99,67 @@ class AuthCache:
         self._items.clear()
 
 
+class AuthThrottle:
+    """Wrong keys per client address in a sliding window: past ``limit`` of them, every attempt
+    from that address (right key or wrong) gets 429 with ``Retry-After`` until the oldest failure
+    leaves the window. So guessing keys runs at ``limit`` tries per window, and an inspector who
+    mistypes a few times is not held up. Per server process (with N workers: N × limit)."""
+
+    MAX_CLIENTS = 100_000  # bounded memory under a flood from many addresses
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._fails: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float] | None:
+        q = self._fails.get(client)
+        if q is None:
+            return None
+        cutoff = self.clock() - self.window
+        while q and q[0] <= cutoff:
+            q.popleft()
+        if not q:
+            del self._fails[client]
+            return None
+        return q
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds the client must wait, or None when it may try."""
+        if self.limit <= 0:
+            return None
+        q = self._recent(client)
+        if q is None or len(q) < self.limit:
+            return None
+        return max(0.0, q[0] + self.window - self.clock())
+
+    def fail(self, client: str) -> None:
+        if self.limit <= 0:
+            return
+        if client not in self._fails and len(self._fails) >= self.MAX_CLIENTS:
+            for c in list(self._fails)[: self.MAX_CLIENTS // 10]:
+                self._recent(c)
+        q = self._fails.setdefault(client, deque(maxlen=self.limit))
+        q.append(self.clock())
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_throttle(request: Request) -> None:
+    """429 with Retry-After when this client has sent too many wrong keys lately."""
+    wait = request.app.state.auth_throttle.retry_after(client_of(request))
+    if wait is not None:
+        secs = max(1, math.ceil(wait))
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many wrong API keys from this address; try again in {secs} s",
+                            headers={"Retry-After": str(secs)})
+
+
+def note_failure(request: Request) -> None:
+    request.app.state.auth_throttle.fail(client_of(request))
+
+
 def _lookup(maker, key: str) -> User | None:
     with maker() as session:
         return storage.user_by_key(session, key)  # loaded, then detached: safe to share read-only
@@ -119,8 +182,10 @@ async def current_user(request: Request, creds: Annotated[HTTPAuthorizationCrede
     if creds is None or not creds.credentials:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is needed: Authorization: Bearer KEY",
                             headers={"WWW-Authenticate": "Bearer"})
+    check_throttle(request)
     user = await user_for_key(request, creds.credentials)
     if user is None:
+        note_failure(request)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or disabled API key",
                             headers={"WWW-Authenticate": "Bearer"})
     return user
@@ -160,7 +225,13 @@ class WrongRole(Exception):
 
 async def web_user_optional(request: Request) -> User | None:
     key = request.cookies.get(COOKIE)
-    return await user_for_key(request, key) if key else None
+    if not key:
+        return None
+    check_throttle(request)
+    user = await user_for_key(request, key)
+    if user is None:
+        note_failure(request)
+    return user
 
 
 async def web_user(user: Annotated[User | None, Depends(web_user_optional)]) -> User:
