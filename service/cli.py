@@ -150,6 +150,15 @@ def disable_user(name: str, database_url: str | None = None):
         return storage.set_active(session, name, False)
 
 
+def purge(before, database_url: str | None = None, dry_run: bool = False) -> dict[str, int]:
+    """``python -m screening purge --older-than DAYS | --before DATE``: delete the postings
+    stored before then that never entered the queue (see storage.purge_postings)."""
+    from .db import storage
+
+    with _db(_settings(database_url)) as session:
+        return storage.purge_postings(session, before, dry_run=dry_run)
+
+
 def import_registry(path: str | Path, database_url: str | None = None):
     """``python -m screening registry import FILE``: read the licence list (bad rows are
     reported, the rest is read), store it as a new version and re-resolve stored postings.

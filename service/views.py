@@ -127,9 +127,28 @@ def _iso(v: datetime | None) -> str | None:
     return v.isoformat().replace("+00:00", "Z") if v is not None else None
 
 
-def export_record(flag: Flag, posting: Posting, reviews: list[Review]) -> dict[str, Any]:
+def export_record(flag: Flag, posting: Posting, reviews: list[Review], redact: bool = False) -> dict[str, Any]:
     """One exported item. ``label`` is 1 for confirmed, 0 for dismissed, empty otherwise: what
-    retraining takes."""
+    retraining takes. With ``redact``, phone numbers, chat handles, e-mails, bank accounts and
+    names of private persons in the text and the notes become placeholders ([SĐT], [TÊN]…); the
+    firm's name stays (it is evidence), and so do the reviewers' names (staff)."""
+    rec = _export_record(flag, posting, reviews)
+    if redact:
+        from screening.privacy import redact as redact_text
+
+        keep = [posting.company] if posting.company else []
+        rec["text"] = redact_text(rec["text"], keep=keep)
+        rec["redacted"] = True
+        for k in ("review_note", "tip_note", "title"):
+            if rec.get(k):
+                rec[k] = redact_text(rec[k], keep=keep)
+        for r in rec["reviews"]:
+            if r.get("note"):
+                r["note"] = redact_text(r["note"], keep=keep)
+    return rec
+
+
+def _export_record(flag: Flag, posting: Posting, reviews: list[Review]) -> dict[str, Any]:
     last = reviews[-1] if reviews else None
     label = {"confirmed": 1, "dismissed": 0}.get(flag.status)
     v = posting.versions or {}

@@ -28,7 +28,7 @@ __all__ = [
     "NewPosting", "IngestResult", "find_postings", "ingest",
     "FlagFilter", "list_flags", "flag_rows", "get_flag", "reviews_for", "linked_postings",
     "add_review", "claim", "release", "export_rows", "stats", "agencies", "ping",
-    "UnknownUser", "DuplicateUser",
+    "UnknownUser", "DuplicateUser", "purge_postings",
 ]
 
 KEY_PREFIX = "sk_"
@@ -497,6 +497,36 @@ def export_rows(session: Session, f: FlagFilter, chunk: int = CHUNK) -> Iterator
             yield fl, p, revs[fl.id]
         last = rows[-1][0].id
         session.expunge_all()
+
+
+def purge_postings(session: Session, before: datetime, *, dry_run: bool = False, chunk: int = CHUNK) -> dict[str, int]:
+    """Delete the postings stored before ``before`` that never entered the queue (not flagged,
+    not a tip): their text, assessment, indicators, identifiers and agency links. Queue items
+    stay, with their postings and the append-only reviews: they are the inspectors' record.
+    Chunked, one transaction per chunk, so a purge of millions neither holds a long lock nor
+    loses its progress if stopped. Returns the counts (what would go, with ``dry_run``)."""
+    unqueued = (select(Posting.id).where(Posting.created_at < before)
+                .where(~sa.exists().where(Flag.posting_id == Posting.id)))
+    kept = session.scalar(select(func.count()).select_from(Posting).where(Posting.created_at < before)
+                          .where(sa.exists().where(Flag.posting_id == Posting.id))) or 0
+    out = {"postings": 0, "identifiers": 0, "kept_in_queue": kept}
+    if dry_run:
+        out["postings"] = session.scalar(select(func.count()).select_from(unqueued.subquery())) or 0
+        out["identifiers"] = session.scalar(select(func.count()).select_from(Identifier)
+                                            .where(Identifier.posting_id.in_(unqueued))) or 0
+        session.rollback()
+        return out
+    session.commit()
+    while True:
+        ids = list(session.scalars(unqueued.order_by(Posting.id).limit(chunk)))
+        if not ids:
+            break
+        out["identifiers"] += session.execute(sa.delete(Identifier).where(Identifier.posting_id.in_(ids))).rowcount or 0
+        session.execute(sa.delete(PostingIndicator).where(PostingIndicator.posting_id.in_(ids)))
+        session.execute(sa.delete(PostingAgency).where(PostingAgency.posting_id.in_(ids)))
+        out["postings"] += session.execute(sa.delete(Posting).where(Posting.id.in_(ids))).rowcount or 0
+        session.commit()
+    return out
 
 
 def _counts(session: Session, stmt) -> dict[str, int]:
