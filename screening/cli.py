@@ -275,6 +275,30 @@ def users_disable(name: Annotated[str, typer.Argument()], database_url: DbOpt = 
 
 
 @app.command()
+def rescreen(
+    everything: Annotated[bool, typer.Option("--all", help="every stored posting, not only those screened by other versions")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="screen, count the changes, store nothing")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", help="model version folder, or 'none' (default: SCREENING_MODEL, else the shipped one)")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Screen stored postings again after a rules or model update. Each earlier assessment is
+    kept with its versions (shown with the item); newly flagged postings enter the queue; queue
+    items and reviews are never changed."""
+    from service.cli import rescreen as run
+
+    from .errors import ScreeningError
+
+    try:
+        n = run(database_url, everything=everything, dry_run=dry_run, model=model)
+    except ScreeningError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    v = n["versions"]
+    typer.echo(f"{'would re-screen' if dry_run else 're-screened'} {n['screened']} posting(s) with engine {v['engine']}, "
+               f"rules {v['rules']}, model {v['model']}: {n['changed']} changed, {n['queued']} newly queued")
+
+
+@app.command()
 def purge(
     older_than: Annotated[Optional[int], typer.Option("--older-than", min=0, help="days: purge what was stored more than DAYS days ago")] = None,
     before: Annotated[Optional[str], typer.Option("--before", help="date (YYYY-MM-DD, UTC): purge what was stored before it")] = None,

@@ -150,6 +150,19 @@ def disable_user(name: str, database_url: str | None = None):
         return storage.set_active(session, name, False)
 
 
+def rescreen(database_url: str | None = None, everything: bool = False, dry_run: bool = False, model: str | None = None) -> dict[str, Any]:
+    """``python -m screening rescreen``: screen stored postings again with the current rules and
+    model (see ingest.rescreen); returns the counts and the versions used."""
+    from .app import load_screener
+    from .db import storage  # noqa: F401 - the models
+    from .ingest import rescreen as run
+
+    settings = _settings(database_url, **({"model": model} if model is not None else {}))
+    screener = load_screener(settings)
+    with _db(settings) as session:
+        return {**run(session, screener, everything=everything, dry_run=dry_run), "versions": dict(screener.versions)}
+
+
 def purge(before, database_url: str | None = None, dry_run: bool = False) -> dict[str, int]:
     """``python -m screening purge --older-than DAYS | --before DATE``: delete the postings
     stored before then that never entered the queue (see storage.purge_postings)."""

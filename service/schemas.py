@@ -250,6 +250,16 @@ class EvidenceItem(BaseModel):
     text: str
 
 
+class EarlierAssessment(BaseModel):
+    versions: dict[str, Any] = Field(description="engine, rules and model versions that made it")
+    risk_score: float
+    risk_band: str
+    flagged: bool
+    indicators: list[str]
+    replaced_at: datetime
+    replaced_by: dict[str, Any] = Field(description="the versions of the assessment that replaced it")
+
+
 class FlagDetail(FlagPublic):
     indicators: list[IndicatorHit]  # type: ignore[assignment]
     not_counted: list[dict[str, Any]] = []
@@ -261,6 +271,8 @@ class FlagDetail(FlagPublic):
     identifiers: list[Shared] = []
     linked: list[LinkedPosting]
     reviews: list[ReviewPublic]
+    earlier_assessments: list[EarlierAssessment] = Field(
+        [], description="what earlier rules or models said, oldest first (`python -m screening rescreen`)")
 
 
 class ClaimIn(BaseModel):

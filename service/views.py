@@ -66,7 +66,8 @@ def evidence_items(assessment: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: (e["start"], e["end"]))
 
 
-def flag_detail(flag: Flag, posting: Posting, holder: str | None, reviews: list[Review], linked: list[dict[str, Any]], identifiers: Iterable[Any] = ()) -> dict[str, Any]:
+def flag_detail(flag: Flag, posting: Posting, holder: str | None, reviews: list[Review], linked: list[dict[str, Any]],
+                identifiers: Iterable[Any] = (), earlier: Iterable[Any] = ()) -> dict[str, Any]:
     a = posting.assessment or {}
     d = flag_public(flag, posting, holder)
     d.update({
@@ -85,6 +86,12 @@ def flag_detail(flag: Flag, posting: Posting, holder: str | None, reviews: list[
         "identifiers": [{"kind": i.kind, "value": i.value} for i in identifiers],
         "linked": linked,
         "reviews": [review_public(r) for r in reviews],
+        "earlier_assessments": [
+            {"versions": h.versions, "risk_score": h.risk_score, "risk_band": h.risk_band, "flagged": h.flagged,
+             "indicators": [i for i, _ in (h.indicators or {}).get("items", [])], "replaced_at": h.replaced_at,
+             "replaced_by": h.replaced_by}
+            for h in earlier
+        ],
     })
     return d
 

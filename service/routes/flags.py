@@ -56,7 +56,7 @@ def get_flag(flag_id: FlagId, session: SessionDep, user: InspectorUser) -> dict:
     reviews = storage.reviews_for(session, [flag.id])[flag.id]
     linked = storage.linked_postings(session, posting.id)
     idents = storage.identifiers_of(session, posting.id)
-    return flag_detail(flag, posting, holder, reviews, linked, idents)
+    return flag_detail(flag, posting, holder, reviews, linked, idents, storage.assessment_history(session, posting.id))
 
 
 @router.post("/{flag_id}/review", response_model=ReviewPublic, responses=NOT_FOUND, summary="Record a decision")
