@@ -76,3 +76,36 @@ def test_api_conforms_to_its_schema(api_schema, fuzz_app, method, path):
         case.call_and_validate(headers=headers)
 
     run()
+
+
+def test_no_request_names_a_model_rules_or_file():
+    """The model and the rules come from the settings alone (the loader reads only models/ and
+    checks the hash): no parameter or body field of any operation can point at one."""
+    from service.app import create_app
+
+    spec = create_app(settings_for("sqlite:///unused-fuzz-schema.db"), object()).openapi()
+    schemas = spec["components"]["schemas"]
+
+    def fields(schema, seen=()):
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                yield from fields(schemas[name], seen + (name,))
+            return
+        for k, v in schema.get("properties", {}).items():
+            yield k
+            yield from fields(v, seen)
+        for key in ("items", "anyOf", "allOf", "oneOf"):
+            subs = schema.get(key)
+            for sub in (subs if isinstance(subs, list) else [subs] if subs else []):
+                yield from fields(sub, seen)
+
+    names = set()
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            names |= {p["name"] for p in op.get("parameters", [])}
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                names |= set(fields(media["schema"]))
+    assert "text" in names and "decision" in names  # the walk sees the fields
+    suspicious = {n for n in names if any(w in n.lower() for w in ("model", "rule", "file", "path", "dir"))}
+    assert suspicious == set()
