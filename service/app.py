@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db.engine import make_engine, make_sessionmaker
-from .deps import AuthCache, AuthThrottle, LoginRequired, WrongRole, NoNul
+from .deps import AuthCache, AuthThrottle, LoginRequired, WrongRole, NoNul, known_query_only
 from .ingest import ScreeningFailed
 from .limits import BodyLimit, body_error
 from .pool import ScreeningPool, pool_size
@@ -109,8 +109,10 @@ def create_app(settings: Settings | None = None, screener: Any = None) -> FastAP
     app.state.templates.env.filters["dt"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else ""
     app.state.templates.env.filters["pct"] = lambda v: f"{v:.0%}" if v is not None else "–"
 
-    for r in (health, screen, postings, tips, flags, export, stats, agencies, users, web):
-        app.include_router(r.router)
+    app.include_router(health.router)
+    for r in (screen, postings, tips, flags, export, stats, agencies, users):  # the /v1 API
+        app.include_router(r.router, dependencies=[Depends(known_query_only)])
+    app.include_router(web.router)
     app.add_middleware(NoNul)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: before anything reads
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -25,7 +25,7 @@ from .settings import Settings
 __all__ = [
     "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
     "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
-    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "note_failure",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "note_failure", "known_query_only",
 ]
 
 COOKIE = "screening_key"
@@ -67,6 +67,42 @@ class NoNul:
                 scope["path"] = path.replace("\x00", "\ufffd")
                 scope["raw_path"] = scope["path"].encode("utf-8")
         await self.app(scope, receive, send)
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: Any) -> frozenset[str] | None:
+    """The query parameters a route takes, its dependencies' included (None: unknown)."""
+    if id(route) in _QUERY_NAMES:
+        return _QUERY_NAMES[id(route)]
+    names: set[str] | None = set()
+    stack = [getattr(route, "dependant", None)]
+    if stack[0] is None:
+        names = None
+    while stack and names is not None:
+        d = stack.pop()
+        names.update(p.alias for p in getattr(d, "query_params", ()))
+        stack.extend(getattr(d, "dependencies", ()))
+    _QUERY_NAMES[id(route)] = frozenset(names) if names is not None else None
+    return _QUERY_NAMES[id(route)]
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the route does not take is a 422 naming it: a misspelt filter
+    (``?stauts=open``) must not silently return everything."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = _query_names(route)
+    if known is None:
+        return
+    bad = [k for k in dict.fromkeys(request.query_params.keys()) if k not in known]
+    if bad:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
+            {"type": "extra_forbidden", "loc": ["query", k], "input": request.query_params.get(k),
+             "msg": f"unknown query parameter {k!r}; this route takes {', '.join(sorted(known)) or 'none'}"}
+            for k in bad])
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Decision = Literal["confirmed", "dismissed", "escalated", "needs_info"]
 Status = Literal["open", "confirmed", "dismissed", "escalated", "needs_info"]
@@ -28,8 +28,28 @@ def _no_nul_name(v: str) -> str:
     return v
 
 
+def _utc_ok(v: datetime | None) -> datetime | None:
+    # stored in UTC: an aware date whose UTC time falls outside years 1-9999 cannot be
+    if v is not None and v.tzinfo is not None:
+        try:
+            v.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValueError("out of range once converted to UTC") from None
+    return v
+
+
+def _json_int(v: Any) -> Any:
+    # an integer as JSON Schema has it (5 or 5.0), not true or "5", which Python would take
+    if isinstance(v, (bool, str)):
+        raise ValueError("must be a JSON integer")
+    return v
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
 AdText = Annotated[str, AfterValidator(_no_nul_text)]
-Name = Annotated[str, AfterValidator(_no_nul_name)]
+# (the pattern documents the rule in the OpenAPI schema; the validator gives the clear message)
+Name = Annotated[str, AfterValidator(_no_nul_name), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
+When = Annotated[datetime, AfterValidator(_utc_ok)]
 
 
 class Problem(BaseModel):
@@ -108,7 +128,7 @@ class PostingIn(BaseModel):
     title: AdText | None = Field(None, max_length=2_000)
     company: AdText | None = Field(None, max_length=2_000)
     url: AdText | None = Field(None, max_length=2_000)
-    posted_at: datetime | None = None
+    posted_at: When | None = None
 
 
 class PostingsIn(BaseModel):
@@ -276,7 +296,7 @@ class FlagDetail(FlagPublic):
 
 
 class ClaimIn(BaseModel):
-    n: int = Field(10, ge=1, le=200, description="how many items to take")
+    n: JsonInt = Field(10, ge=1, le=200, description="how many items to take")
 
 
 class ClaimPublic(BaseModel):
