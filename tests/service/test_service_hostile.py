@@ -88,3 +88,16 @@ def test_ids_and_offsets_past_the_database_integers_are_422(client, keys):
     assert client.get("/v1/flags/2147483647", headers=h).status_code == 404
     r = client.get("/v1/flags", params={"created_from": "0001-01-01T00:00:00+05:00"}, headers=h)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "created_from"]
+
+
+def test_a_query_parameter_the_route_does_not_take_is_named_in_a_422(client, keys):
+    h = auth(keys["inspector"])
+    r = client.get("/v1/flags", params={"stauts": "open"}, headers=h)
+    assert r.status_code == 422
+    d = r.json()["detail"][0]
+    assert d["loc"] == ["query", "stauts"] and "status" in d["msg"]  # says what the route takes
+    assert client.get("/v1/flags", params={"status": "open", "sort": "-id", "page": 1}, headers=h).status_code == 200
+    assert client.post("/v1/flags/claim", params={"n": 3}, json={"n": 1}, headers=h).status_code == 422
+    for bad in (True, "5", 0, 201):
+        assert client.post("/v1/flags/claim", json={"n": bad}, headers=h).status_code == 422, bad
+    assert client.post("/v1/flags/claim", json={"n": 2.0}, headers=h).status_code == 200
