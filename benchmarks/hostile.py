@@ -14,10 +14,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def cases(catalogue) -> dict[str, str]:
-    n = 200_000
+def cases(catalogue, n: int = 200_000) -> dict[str, str]:
+    """Name → text: large, adversarial and per-indicator runs of about ``n`` characters (the
+    tests use the same cases, shorter)."""
     out = {
-        "2 MB ordinary Vietnamese": ("Tuyển công nhân may, lương 9 triệu/tháng, bao ăn ở, liên hệ 0912 345 678. " * 30000)[:2_000_000],
+        "2 MB ordinary Vietnamese": ("Tuyển công nhân may, lương 9 triệu/tháng, bao ăn ở, liên hệ 0912 345 678. " * 30000)[:10 * n],
         "200k letters, no spaces": "a" * n,
         "200k upper letters": "A" * n,
         "200k digits": "9" * n,
@@ -33,6 +34,10 @@ def cases(catalogue) -> dict[str, str]:
         "200k 'zalo '": "zalo " * (n // 5),
         "200k 'công ty '": "công ty " * (n // 8),
         "200k newlines": "\n" * n,
+        "200k unclosed tags": "<b" * (n // 2),
+        "200k tags": "<b>x</b>" * (n // 8),
+        "200k entities": "&nbsp;&amp" * (n // 10),
+        "200k bidi and controls": "\u202e\x00\x07\u2066a" * (n // 5),
     }
     # every pattern's words repeated, with gaps that almost match
     for ind in catalogue.indicators.values():

@@ -1,4 +1,4 @@
-"""Command line: ``python -m screening check|scan|examples|rules|serve|users``."""
+"""Command line: ``python -m screening check|scan|examples|rules|serve|users|purge``."""
 
 from __future__ import annotations
 
@@ -272,6 +272,61 @@ def users_disable(name: Annotated[str, typer.Argument()], database_url: DbOpt = 
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"disabled {name!r}")
+
+
+@app.command()
+def rescreen(
+    everything: Annotated[bool, typer.Option("--all", help="every stored posting, not only those screened by other versions")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="screen, count the changes, store nothing")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", help="model version folder, or 'none' (default: SCREENING_MODEL, else the shipped one)")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Screen stored postings again after a rules or model update. Each earlier assessment is
+    kept with its versions (shown with the item); newly flagged postings enter the queue; queue
+    items and reviews are never changed."""
+    from service.cli import rescreen as run
+
+    from .errors import ScreeningError
+
+    try:
+        n = run(database_url, everything=everything, dry_run=dry_run, model=model)
+    except ScreeningError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    v = n["versions"]
+    typer.echo(f"{'would re-screen' if dry_run else 're-screened'} {n['screened']} posting(s) with engine {v['engine']}, "
+               f"rules {v['rules']}, model {v['model']}: {n['changed']} changed, {n['queued']} newly queued")
+
+
+@app.command()
+def purge(
+    older_than: Annotated[Optional[int], typer.Option("--older-than", min=0, help="days: purge what was stored more than DAYS days ago")] = None,
+    before: Annotated[Optional[str], typer.Option("--before", help="date (YYYY-MM-DD, UTC): purge what was stored before it")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only count what would be purged")] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Delete stored postings (text, assessment, phones and other identifiers) that never entered
+    the inspectors' queue, older than a date. Queue items and their reviews stay."""
+    from datetime import datetime, timedelta, timezone
+
+    from service.cli import purge as run
+
+    if (older_than is None) == (before is None):
+        typer.echo("error: give exactly one of --older-than DAYS or --before YYYY-MM-DD", err=True)
+        raise typer.Exit(2)
+    if before is not None:
+        try:
+            cutoff = datetime.fromisoformat(before)
+        except ValueError:
+            typer.echo(f"error: --before {before!r} is not a date (YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from None
+        cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=timezone.utc)
+    else:
+        cutoff = datetime.now(timezone.utc) - timedelta(days=older_than)
+    n = run(cutoff, database_url, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    typer.echo(f"{verb} {n['postings']} posting(s) stored before {cutoff:%Y-%m-%d %H:%M} UTC that never entered the queue "
+               f"({n['identifiers']} phone/handle/firm identifier(s)); kept {n['kept_in_queue']} queued posting(s) and their reviews")
 
 
 registry_app = typer.Typer(no_args_is_help=True, help="The list of enterprises licensed to send workers abroad (DOLAB).")

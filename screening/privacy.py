@@ -1,6 +1,7 @@
 """Redaction of personal data for exports and reports: phone numbers, chat handles, e-mails and
 bank accounts (from extraction), and names of private persons (underthesea's Vietnamese NER,
-label PER). Firms, places and amounts stay: they are the evidence.
+label PER, and names after a form of address or with a common surname, which NER misses in long
+ads). Firms, places and amounts stay: they are the evidence.
 
 NER costs tens of milliseconds an ad, so it runs only here, when a report is made, never in the
 screening path.
@@ -8,6 +9,7 @@ screening path.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from .extract import extract_contacts, extract_phones
@@ -51,6 +53,32 @@ def person_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_UPPER = "A-ZÀ-ỸĐ"  # Vietnamese capitals (Latin-1 and Latin Extended Additional ranges)
+_NAME_WORD = rf"[{_UPPER}][a-zà-ỹđ]{{0,7}}"
+# Common surnames that are not also the first word of a place or a common capitalised phrase
+# ("Hà Nội", "Thái Lan", "Cao Đẳng", "Văn Phòng", "Lương Cao" are left out).
+_SURNAMES = "Nguyễn|Trần|Lê|Phạm|Hoàng|Huỳnh|Vũ|Võ|Đặng|Bùi|Đỗ|Ngô|Đinh|Trương|Trịnh|Đoàn|Quách|Kiều|Hứa"
+# A name after a form of address ("chị Hoa", "anh Nguyễn Văn Nam"), or a full name with a common
+# surname ("Trần Thị Mai"): what NER misses in long ads. Bounded: no backtracking blow-up.
+_NAME_RE = re.compile(
+    rf"(?:(?<![\w])(?:[Aa]nh|[Cc]hị|[Cc]hi|[Ee]m|[Cc]ô|[Cc]hú|[Bb]ác|[Ôô]ng|[Bb]à|[Mm]r\.?|[Mm]s\.?|[Mm]rs\.?)[ \t]+)"
+    rf"(?P<a>{_NAME_WORD}(?:[ \t]{_NAME_WORD}){{0,3}})"
+    rf"|(?<![\w])(?P<b>(?:{_SURNAMES})(?:[ \t]{_NAME_WORD}){{1,3}})(?![\w])"
+)
+
+
+def _rule_names(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _NAME_RE.finditer(text):
+        g = "a" if m.group("a") else "b"
+        if g == "b":  # not the tail of a capitalised name ("Bình Dương", "Công ty Hoàng Long")
+            before = text[max(0, m.start() - 30):m.start()].rstrip(" \t").rsplit(None, 1)
+            if before and before[-1][:1].isupper():
+                continue
+        out.append((m.start(g), m.end(g)))
+    return out
+
+
 def redact(text: str, *, names: bool = True, keep: Iterable[str] = ()) -> str:
     """The text with personal data replaced by placeholders. ``keep`` lists spans of text that
     must stay (a firm name, say) even if NER reads them as a person."""
@@ -61,9 +89,13 @@ def redact(text: str, *, names: bool = True, keep: Iterable[str] = ()) -> str:
             spans.append((e.span.start, e.span.end, PLACEHOLDERS[e.kind]))
     if names:
         kept = [k for k in keep if k]
-        for s, e in person_names(text):
-            if not any(text[s:e] in k for k in kept):
-                spans.append((s, e, PLACEHOLDERS["person"]))
+        kept_at = [(m.start(), m.end()) for k in kept for m in re.finditer(re.escape(k), text)]
+        for s, e in person_names(text) + _rule_names(text):
+            if "\n" in text[s:e]:  # a name does not run over lines (NER joins a heading to the next line)
+                continue
+            if any(text[s:e] in k for k in kept) or any(s < ke and ks < e for ks, ke in kept_at):
+                continue
+            spans.append((s, e, PLACEHOLDERS["person"]))
     spans.sort(key=lambda x: (x[0], -(x[1] - x[0])))
     out, last = [], 0
     for s, e, ph in spans:

@@ -16,6 +16,7 @@ from . import __version__
 from .catalogue import Catalogue
 from .extract import extract
 from .features import make_record
+from .markup import mask_markup, respan
 from .rules import RuleEngine
 from .score import score
 from .text import shadow, tokenize
@@ -64,12 +65,17 @@ class Screener:
             # Past this length a text is not an ad; its head is screened (and the assessment
             # says so), so no input can hold a worker for long. Spans still index the raw text.
             text = text[:MAX_SCREEN_CHARS]
+        raw, masked = text, mask_markup(text)  # HTML: tags masked, same length, spans index the raw text
+        if masked is not None:
+            text = masked
         sh = shadow(text)
         tokens = tokenize(sh, self.engine.vocab_words)
         matches = self.engine.match(tokens, text)
         entities = extract(sh) + self.engine.places(text, tokens, matches) + list(extra)
         entities.sort(key=lambda e: (e.span.start, e.span.end, e.kind))
         hits, facts = self.engine.hits(text, tokens, matches, entities)
+        if masked is not None:
+            hits, entities = respan(raw, hits, entities)
         return hits, entities, facts, make_record(text, hits, tokens, sh.text)
 
     def record(self, text: str) -> dict[str, Any]:

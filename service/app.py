@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db.engine import make_engine, make_sessionmaker
-from .deps import AuthCache, LoginRequired, WrongRole
+from .deps import AuthCache, AuthThrottle, LoginRequired, WrongRole, NoNul, known_query_only
 from .ingest import ScreeningFailed
+from .limits import BodyLimit, body_error
 from .pool import ScreeningPool, pool_size
 from .routes import agencies, export, flags, health, postings, screen, stats, tips, users, web
 from .settings import Settings
@@ -94,7 +97,6 @@ def create_app(settings: Settings | None = None, screener: Any = None) -> FastAP
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -102,18 +104,29 @@ def create_app(settings: Settings | None = None, screener: Any = None) -> FastAP
     app.state.screener = screener
     app.state.pool = None
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    app.state.auth_throttle = AuthThrottle(settings.auth_fail_limit, settings.auth_fail_window_seconds)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.filters["dt"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else ""
     app.state.templates.env.filters["pct"] = lambda v: f"{v:.0%}" if v is not None else "–"
 
-    for r in (health, screen, postings, tips, flags, export, stats, agencies, users, web):
-        app.include_router(r.router)
+    app.include_router(health.router)
+    for r in (screen, postings, tips, flags, export, stats, agencies, users):  # the /v1 API
+        app.include_router(r.router, dependencies=[Depends(known_query_only)])
+    app.include_router(web.router)
+    app.add_middleware(NoNul)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: before anything reads
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(ScreeningFailed)
     async def _screening_failed(request: Request, exc: ScreeningFailed):
         log.error("%s", exc)
         return JSONResponse({"detail": f"{exc}; nothing of this request was stored"}, status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and (resp := body_error(request, exc)) is not None:
+            return resp
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):

@@ -8,7 +8,9 @@ role may not use the route → 403. Web pages read the key from the login cookie
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import Depends, HTTPException, Request, status
@@ -23,7 +25,7 @@ from .settings import Settings
 __all__ = [
     "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
     "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
-    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "note_failure", "known_query_only",
 ]
 
 COOKIE = "screening_key"
@@ -46,6 +48,61 @@ async def get_screener(request: Request) -> Any:
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+class NoNul:
+    """ASGI middleware: a NUL character (U+0000) in the path or the query becomes U+FFFD, as it
+    does in request bodies (``schemas.AdText``). PostgreSQL can neither store nor compare it,
+    and no real value has one; a search for it then simply finds nothing."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            qs, path = scope.get("query_string", b""), scope.get("path", "")
+            if b"%00" in qs or "\x00" in path:
+                scope = dict(scope)
+                scope["query_string"] = qs.replace(b"%00", b"%EF%BF%BD")
+                scope["path"] = path.replace("\x00", "\ufffd")
+                scope["raw_path"] = scope["path"].encode("utf-8")
+        await self.app(scope, receive, send)
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: Any) -> frozenset[str] | None:
+    """The query parameters a route takes, its dependencies' included (None: unknown)."""
+    if id(route) in _QUERY_NAMES:
+        return _QUERY_NAMES[id(route)]
+    names: set[str] | None = set()
+    stack = [getattr(route, "dependant", None)]
+    if stack[0] is None:
+        names = None
+    while stack and names is not None:
+        d = stack.pop()
+        names.update(p.alias for p in getattr(d, "query_params", ()))
+        stack.extend(getattr(d, "dependencies", ()))
+    _QUERY_NAMES[id(route)] = frozenset(names) if names is not None else None
+    return _QUERY_NAMES[id(route)]
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the route does not take is a 422 naming it: a misspelt filter
+    (``?stauts=open``) must not silently return everything."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = _query_names(route)
+    if known is None:
+        return
+    bad = [k for k in dict.fromkeys(request.query_params.keys()) if k not in known]
+    if bad:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
+            {"type": "extra_forbidden", "loc": ["query", k], "input": request.query_params.get(k),
+             "msg": f"unknown query parameter {k!r}; this route takes {', '.join(sorted(known)) or 'none'}"}
+            for k in bad])
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -78,6 +135,67 @@ class AuthCache:
         self._items.clear()
 
 
+class AuthThrottle:
+    """Wrong keys per client address in a sliding window: past ``limit`` of them, every attempt
+    from that address (right key or wrong) gets 429 with ``Retry-After`` until the oldest failure
+    leaves the window. So guessing keys runs at ``limit`` tries per window, and an inspector who
+    mistypes a few times is not held up. Per server process (with N workers: N × limit)."""
+
+    MAX_CLIENTS = 100_000  # bounded memory under a flood from many addresses
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._fails: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float] | None:
+        q = self._fails.get(client)
+        if q is None:
+            return None
+        cutoff = self.clock() - self.window
+        while q and q[0] <= cutoff:
+            q.popleft()
+        if not q:
+            del self._fails[client]
+            return None
+        return q
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds the client must wait, or None when it may try."""
+        if self.limit <= 0:
+            return None
+        q = self._recent(client)
+        if q is None or len(q) < self.limit:
+            return None
+        return max(0.0, q[0] + self.window - self.clock())
+
+    def fail(self, client: str) -> None:
+        if self.limit <= 0:
+            return
+        if client not in self._fails and len(self._fails) >= self.MAX_CLIENTS:
+            for c in list(self._fails)[: self.MAX_CLIENTS // 10]:
+                self._recent(c)
+        q = self._fails.setdefault(client, deque(maxlen=self.limit))
+        q.append(self.clock())
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_throttle(request: Request) -> None:
+    """429 with Retry-After when this client has sent too many wrong keys lately."""
+    wait = request.app.state.auth_throttle.retry_after(client_of(request))
+    if wait is not None:
+        secs = max(1, math.ceil(wait))
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many wrong API keys from this address; try again in {secs} s",
+                            headers={"Retry-After": str(secs)})
+
+
+def note_failure(request: Request) -> None:
+    request.app.state.auth_throttle.fail(client_of(request))
+
+
 def _lookup(maker, key: str) -> User | None:
     with maker() as session:
         return storage.user_by_key(session, key)  # loaded, then detached: safe to share read-only
@@ -100,8 +218,10 @@ async def current_user(request: Request, creds: Annotated[HTTPAuthorizationCrede
     if creds is None or not creds.credentials:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is needed: Authorization: Bearer KEY",
                             headers={"WWW-Authenticate": "Bearer"})
+    check_throttle(request)
     user = await user_for_key(request, creds.credentials)
     if user is None:
+        note_failure(request)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or disabled API key",
                             headers={"WWW-Authenticate": "Bearer"})
     return user
@@ -141,7 +261,13 @@ class WrongRole(Exception):
 
 async def web_user_optional(request: Request) -> User | None:
     key = request.cookies.get(COOKIE)
-    return await user_for_key(request, key) if key else None
+    if not key:
+        return None
+    check_throttle(request)
+    user = await user_for_key(request, key)
+    if user is None:
+        note_failure(request)
+    return user
 
 
 async def web_user(user: Annotated[User | None, Depends(web_user_optional)]) -> User:

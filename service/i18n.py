@@ -32,6 +32,8 @@ T: dict[str, tuple[str, str]] = {
     "login_help": ("Mã do quản trị viên cấp (lệnh `python -m screening users add`).",
                    "The key your administrator gave you (`python -m screening users add`)."),
     "login_bad": ("Mã truy cập không đúng hoặc đã bị khóa.", "Unknown or disabled key."),
+    "login_throttled": ("Quá nhiều lần nhập sai mã từ địa chỉ này. Vui lòng thử lại sau ít phút.",
+                        "Too many wrong keys from this address. Please try again in a few minutes."),
     "forbidden": ("Tài khoản của bạn không có quyền xem trang này.", "Your account may not open this page."),
     "not_found": ("Không tìm thấy.", "Not found."),
     "bad_form": ("Biểu mẫu đã hết hạn, vui lòng thử lại.", "The form has expired; please try again."),

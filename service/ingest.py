@@ -15,7 +15,7 @@ from .identifiers import identifiers_from_assessment
 
 log = logging.getLogger("service")
 
-__all__ = ["screen_posting", "ingest_postings", "add_tip", "link_agencies", "TIP_SOURCE", "ScreeningFailed"]
+__all__ = ["screen_posting", "ingest_postings", "add_tip", "link_agencies", "rescreen", "TIP_SOURCE", "ScreeningFailed"]
 
 TIP_SOURCE = "job_centre"
 
@@ -114,6 +114,38 @@ def add_tip(session: Session, screener, *, text: str, note: str | None, submitte
     if r.created and r.posting_id:
         link_agencies(session, [(r.posting_id, p)])
     return r
+
+
+def rescreen(session: Session, screener, *, everything: bool = False, dry_run: bool = False, chunk: int = 200) -> dict[str, int]:
+    """Screen stored postings again with ``screener`` (after a rules or model update): those whose
+    stored versions differ from the screener's (all with ``everything``). Each earlier assessment
+    is kept in assessment_history with its versions, so every change is traceable; newly flagged
+    postings enter the queue; queue items and reviews are never changed. One transaction per chunk."""
+    versions = dict(screener.versions)
+    out = {"screened": 0, "changed": 0, "queued": 0}
+    after = 0
+    while True:
+        batch = storage.postings_to_rescreen(session, versions, everything=everything, after_id=after, limit=chunk)
+        if not batch:
+            break
+        after = batch[-1].id
+        for p in batch:
+            new = screen_posting(screener, source=p.source, external_id=p.external_id, text=p.text,
+                                 title=p.title, company=p.company, url=p.url, posted_at=p.posted_at)
+            out["screened"] += 1
+            if dry_run:
+                inds = sorted(dict(new.indicators).items())
+                old = sorted((i["id"], i["severity"]) for i in (p.assessment or {}).get("indicators", []))
+                out["changed"] += int(p.risk_band != new.risk_band or p.flagged != new.flagged or old != inds)
+                continue
+            r = storage.replace_assessment(session, p, new)
+            out["changed"] += int(r["changed"])
+            out["queued"] += int(r["queued"])
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return out
 
 
 def link_agencies(session: Session, stored: list[tuple[int, storage.NewPosting]]) -> None:

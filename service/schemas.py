@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Decision = Literal["confirmed", "dismissed", "escalated", "needs_info"]
 Status = Literal["open", "confirmed", "dismissed", "escalated", "needs_info"]
@@ -13,6 +13,62 @@ Role = Literal["inspector", "job_centre", "scanner", "admin"]
 Band = Literal["high", "medium", "low"]
 
 MAX_TEXT = 200_000
+MAX_ID = 2**31 - 1  # the largest row id (PostgreSQL integer): a larger one is a 422, not a database error
+
+
+def _no_nul_text(v: str | None) -> str | None:
+    # PostgreSQL cannot store U+0000 in text or JSON: a text from the open internet that has one
+    # keeps its length (so evidence spans stay right) with U+FFFD in its place.
+    return v.replace("\x00", "\ufffd") if v and "\x00" in v else v
+
+
+def _no_nul_name(v: str) -> str:
+    if "\x00" in v:
+        raise ValueError("must not contain a NUL character (U+0000)")
+    return v
+
+
+def _utc_ok(v: datetime | None) -> datetime | None:
+    # stored in UTC: an aware date whose UTC time falls outside years 1-9999 cannot be
+    if v is not None and v.tzinfo is not None:
+        try:
+            v.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValueError("out of range once converted to UTC") from None
+    return v
+
+
+def _json_int(v: Any) -> Any:
+    # an integer as JSON Schema has it (5 or 5.0), not true or "5", which Python would take
+    if isinstance(v, (bool, str)):
+        raise ValueError("must be a JSON integer")
+    return v
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
+AdText = Annotated[str, AfterValidator(_no_nul_text)]
+# (the pattern documents the rule in the OpenAPI schema; the validator gives the clear message)
+Name = Annotated[str, AfterValidator(_no_nul_name), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
+When = Annotated[datetime, AfterValidator(_utc_ok)]
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` says what was wrong (a list of ``{loc, msg, type}`` for invalid input)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _err("no key, or an unknown or disabled key"),
+    403: _err("the key's role may not use this route"),
+    429: _err("too many wrong keys from this client: wait `Retry-After` seconds"),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _err("no such item")}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {413: _err("the body is larger than SCREENING_MAX_BODY_BYTES, or too many postings")}
 
 
 class Health(BaseModel):
@@ -25,7 +81,7 @@ class Health(BaseModel):
 
 
 class ScreenIn(BaseModel):
-    text: str = Field(..., max_length=MAX_TEXT, description="the ad as posted")
+    text: AdText = Field(..., max_length=MAX_TEXT, description="the ad as posted")
     title: str | None = Field(None, max_length=2_000)
     company: str | None = Field(None, max_length=2_000)
     url: str | None = Field(None, max_length=2_000)
@@ -66,13 +122,13 @@ class Assessment(BaseModel):
 
 
 class PostingIn(BaseModel):
-    external_id: str = Field(..., min_length=1, max_length=300)
-    source: str = Field(..., min_length=1, max_length=100)
-    text: str = Field(..., max_length=MAX_TEXT)
-    title: str | None = Field(None, max_length=2_000)
-    company: str | None = Field(None, max_length=2_000)
-    url: str | None = Field(None, max_length=2_000)
-    posted_at: datetime | None = None
+    external_id: Name = Field(..., min_length=1, max_length=300)
+    source: Name = Field(..., min_length=1, max_length=100)
+    text: AdText = Field(..., max_length=MAX_TEXT)
+    title: AdText | None = Field(None, max_length=2_000)
+    company: AdText | None = Field(None, max_length=2_000)
+    url: AdText | None = Field(None, max_length=2_000)
+    posted_at: When | None = None
 
 
 class PostingsIn(BaseModel):
@@ -102,11 +158,11 @@ class IngestPublic(BaseModel):
 
 
 class TipIn(BaseModel):
-    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
-    note: str | None = Field(None, max_length=5_000, description="what the job seeker or the staff member said")
-    title: str | None = Field(None, max_length=2_000)
-    company: str | None = Field(None, max_length=2_000)
-    url: str | None = Field(None, max_length=2_000)
+    text: AdText = Field(..., min_length=1, max_length=MAX_TEXT)
+    note: AdText | None = Field(None, max_length=5_000, description="what the job seeker or the staff member said")
+    title: AdText | None = Field(None, max_length=2_000)
+    company: AdText | None = Field(None, max_length=2_000)
+    url: AdText | None = Field(None, max_length=2_000)
 
 
 class TipPublic(BaseModel):
@@ -162,7 +218,7 @@ class FlagsPublic(BaseModel):
 
 class ReviewIn(BaseModel):
     decision: Decision
-    note: str | None = Field(None, max_length=10_000)
+    note: AdText | None = Field(None, max_length=10_000)
 
 
 class ReviewPublic(BaseModel):
@@ -214,6 +270,16 @@ class EvidenceItem(BaseModel):
     text: str
 
 
+class EarlierAssessment(BaseModel):
+    versions: dict[str, Any] = Field(description="engine, rules and model versions that made it")
+    risk_score: float
+    risk_band: str
+    flagged: bool
+    indicators: list[str]
+    replaced_at: datetime
+    replaced_by: dict[str, Any] = Field(description="the versions of the assessment that replaced it")
+
+
 class FlagDetail(FlagPublic):
     indicators: list[IndicatorHit]  # type: ignore[assignment]
     not_counted: list[dict[str, Any]] = []
@@ -225,10 +291,12 @@ class FlagDetail(FlagPublic):
     identifiers: list[Shared] = []
     linked: list[LinkedPosting]
     reviews: list[ReviewPublic]
+    earlier_assessments: list[EarlierAssessment] = Field(
+        [], description="what earlier rules or models said, oldest first (`python -m screening rescreen`)")
 
 
 class ClaimIn(BaseModel):
-    n: int = Field(10, ge=1, le=200, description="how many items to take")
+    n: JsonInt = Field(10, ge=1, le=200, description="how many items to take")
 
 
 class ClaimPublic(BaseModel):
@@ -281,7 +349,7 @@ class IdentifiersPublic(BaseModel):
 
 
 class UserIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Name = Field(..., min_length=1, max_length=100)
     role: Role
 
 

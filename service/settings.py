@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         5.0, ge=0, description="how long a process remembers a key it has checked (0: ask the database every time)"
     )
+    auth_fail_limit: int = Field(
+        20, ge=0, description="wrong keys one client address may send per window before it gets 429 (0: no limit)"
+    )
+    auth_fail_window_seconds: float = Field(
+        60.0, gt=0, description="the window of auth_fail_limit; a client over the limit waits until its oldest failure leaves it"
+    )
     cookie_secure: bool = Field(False, description="mark the login cookie Secure (behind HTTPS)")
     precision_min_reviews: int = Field(
         5, ge=1, description="reviews an indicator needs before a low precision marks it as misleading"

@@ -66,7 +66,8 @@ def evidence_items(assessment: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: (e["start"], e["end"]))
 
 
-def flag_detail(flag: Flag, posting: Posting, holder: str | None, reviews: list[Review], linked: list[dict[str, Any]], identifiers: Iterable[Any] = ()) -> dict[str, Any]:
+def flag_detail(flag: Flag, posting: Posting, holder: str | None, reviews: list[Review], linked: list[dict[str, Any]],
+                identifiers: Iterable[Any] = (), earlier: Iterable[Any] = ()) -> dict[str, Any]:
     a = posting.assessment or {}
     d = flag_public(flag, posting, holder)
     d.update({
@@ -85,6 +86,12 @@ def flag_detail(flag: Flag, posting: Posting, holder: str | None, reviews: list[
         "identifiers": [{"kind": i.kind, "value": i.value} for i in identifiers],
         "linked": linked,
         "reviews": [review_public(r) for r in reviews],
+        "earlier_assessments": [
+            {"versions": h.versions, "risk_score": h.risk_score, "risk_band": h.risk_band, "flagged": h.flagged,
+             "indicators": [i for i, _ in (h.indicators or {}).get("items", [])], "replaced_at": h.replaced_at,
+             "replaced_by": h.replaced_by}
+            for h in earlier
+        ],
     })
     return d
 
@@ -127,9 +134,28 @@ def _iso(v: datetime | None) -> str | None:
     return v.isoformat().replace("+00:00", "Z") if v is not None else None
 
 
-def export_record(flag: Flag, posting: Posting, reviews: list[Review]) -> dict[str, Any]:
+def export_record(flag: Flag, posting: Posting, reviews: list[Review], redact: bool = False) -> dict[str, Any]:
     """One exported item. ``label`` is 1 for confirmed, 0 for dismissed, empty otherwise: what
-    retraining takes."""
+    retraining takes. With ``redact``, phone numbers, chat handles, e-mails, bank accounts and
+    names of private persons in the text and the notes become placeholders ([SĐT], [TÊN]…); the
+    firm's name stays (it is evidence), and so do the reviewers' names (staff)."""
+    rec = _export_record(flag, posting, reviews)
+    if redact:
+        from screening.privacy import redact as redact_text
+
+        keep = [posting.company] if posting.company else []
+        rec["text"] = redact_text(rec["text"], keep=keep)
+        rec["redacted"] = True
+        for k in ("review_note", "tip_note", "title"):
+            if rec.get(k):
+                rec[k] = redact_text(rec[k], keep=keep)
+        for r in rec["reviews"]:
+            if r.get("note"):
+                r["note"] = redact_text(r["note"], keep=keep)
+    return rec
+
+
+def _export_record(flag: Flag, posting: Posting, reviews: list[Review]) -> dict[str, Any]:
     last = reviews[-1] if reviews else None
     label = {"confirmed": 1, "dismissed": 0}.get(flag.status)
     v = posting.versions or {}

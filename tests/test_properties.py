@@ -81,3 +81,26 @@ def test_adding_a_high_severity_sign_never_lowers_the_score(hits, p, sev, i):
     before = score(hits, p, SCORING)[0]
     after = score(hits + [Hit(f"new{i}", sev, (Span(0, 1, "x"),), (), True)], p, SCORING)[0]
     assert after >= before - 1e-12
+
+
+MARKUP = st.lists(st.one_of(st.text(alphabet=ALPHABET, max_size=20),
+                            st.sampled_from(["<b>", "</b>", "<p>", "</p>", "<br/>", "<div class='x'>", "&nbsp;", "&amp;",
+                                             "&#273;", "<!-- c -->", "<a href=\"x?a=1&amp;b=2\">", "<", ">", "&"])),
+                  max_size=30).map("".join)
+
+
+@SETTINGS
+@given(MARKUP)
+def test_markup_masking_keeps_length_and_offsets(rules_screener_h, text):
+    from screening.markup import mask_markup
+
+    masked = mask_markup(text)
+    if masked is not None:
+        assert len(masked) == len(text) and masked != text
+        assert mask_markup(masked) is None or len(mask_markup(masked)) == len(text)
+    a = rules_screener_h.screen(text)
+    for h in a.hits:
+        for s in h.evidence:
+            assert text[s.start:s.end] == s.text
+    for e in a.entities:
+        assert text[e.span.start:e.span.end] == e.span.text

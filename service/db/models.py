@@ -14,7 +14,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "Base", "User", "Posting", "PostingIndicator", "Identifier", "Flag", "Review",
     "RegistryImport", "RegistryFirm", "RegistryHistory", "Agency", "PostingAgency",
-    "AgencyGram", "PostingGroup", "NearDupBand",
+    "AgencyGram", "PostingGroup", "NearDupBand", "AssessmentHistory",
     "ROLES", "DECISIONS", "STATUSES", "utcnow",
 ]
 
@@ -99,6 +99,24 @@ class Posting(Base):
     flagged: Mapped[bool] = mapped_column(sa.Boolean)
     versions: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssessmentHistory(Base):
+    """A posting's earlier assessment, kept when ``rescreen`` replaced it: what the older rules or
+    model said, which versions they were, and which versions replaced them."""
+
+    __tablename__ = "assessment_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), index=True)
+    versions: Mapped[dict[str, Any]]
+    risk_score: Mapped[float] = mapped_column(sa.Float)
+    risk_band: Mapped[str] = mapped_column(sa.String(10))
+    flagged: Mapped[bool] = mapped_column(sa.Boolean)
+    indicators: Mapped[dict[str, Any]]  # {"items": [[id, severity], ...]}
+    assessment: Mapped[dict[str, Any]]
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replaced_by: Mapped[dict[str, Any]]  # the versions of the assessment that replaced it
 
 
 class PostingIndicator(Base):

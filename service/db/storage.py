@@ -21,14 +21,14 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from ..identifiers import agency_query, link_kinds
-from .models import DECISIONS, ROLES, Flag, Identifier, Posting, PostingIndicator, Review, User, utcnow
+from .models import DECISIONS, ROLES, AssessmentHistory, Flag, Identifier, Posting, PostingIndicator, Review, User, utcnow
 
 __all__ = [
     "hash_key", "new_key", "create_user", "user_by_key", "list_users", "rotate_key", "set_active",
     "NewPosting", "IngestResult", "find_postings", "ingest",
     "FlagFilter", "list_flags", "flag_rows", "get_flag", "reviews_for", "linked_postings",
     "add_review", "claim", "release", "export_rows", "stats", "agencies", "ping",
-    "UnknownUser", "DuplicateUser",
+    "UnknownUser", "DuplicateUser", "purge_postings", "postings_to_rescreen", "replace_assessment", "assessment_history",
 ]
 
 KEY_PREFIX = "sk_"
@@ -512,6 +512,89 @@ def export_rows(session: Session, f: FlagFilter, chunk: int = CHUNK) -> Iterator
             yield fl, p, revs[fl.id]
         last = rows[-1][0].id
         session.expunge_all()
+
+
+def postings_to_rescreen(session: Session, versions: dict[str, str], *, everything: bool = False,
+                         after_id: int = 0, limit: int = CHUNK) -> list[Posting]:
+    """The next postings (by id, after ``after_id``) whose assessment was made by other versions
+    than ``versions`` (all of them with ``everything``)."""
+    q = select(Posting).where(Posting.id > after_id).order_by(Posting.id)
+    out: list[Posting] = []
+    while len(out) < limit:
+        rows = list(session.scalars(q.limit(limit)))
+        if not rows:
+            break
+        out.extend(p for p in rows if everything or (p.versions or {}) != versions)
+        q = select(Posting).where(Posting.id > rows[-1].id).order_by(Posting.id)
+    return out[:limit]
+
+
+def replace_assessment(session: Session, posting: Posting, new: NewPosting) -> dict[str, Any]:
+    """Give ``posting`` the assessment ``new`` (same text, screened again), keeping the old one in
+    assessment_history with its versions. A posting newly flagged enters the queue; one that has
+    a queue item keeps it whatever the new score (the inspectors decide). Not committed."""
+    old_inds = sorted(session.execute(select(PostingIndicator.indicator, PostingIndicator.severity)
+                                      .where(PostingIndicator.posting_id == posting.id)).all())
+    session.add(AssessmentHistory(
+        posting_id=posting.id, versions=posting.versions or {}, risk_score=posting.risk_score,
+        risk_band=posting.risk_band, flagged=posting.flagged, indicators={"items": [list(x) for x in old_inds]},
+        assessment=posting.assessment or {}, replaced_at=utcnow(), replaced_by=dict(new.versions),
+    ))
+    changed = (posting.risk_band != new.risk_band or posting.flagged != new.flagged
+               or old_inds != sorted(dict(new.indicators).items()))
+    posting.assessment, posting.screened_text = new.assessment, new.screened_text
+    posting.risk_score, posting.risk_band, posting.flagged = new.risk_score, new.risk_band, new.flagged
+    posting.versions = dict(new.versions)
+    session.execute(sa.delete(PostingIndicator).where(PostingIndicator.posting_id == posting.id))
+    session.execute(sa.delete(Identifier).where(Identifier.posting_id == posting.id))
+    session.flush()
+    inds = [{"posting_id": posting.id, "indicator": i, "severity": s} for i, s in dict(new.indicators).items()]
+    ids = [{"posting_id": posting.id, "kind": k, "value": v, "text": t} for k, v, t in new.identifiers]
+    if inds:
+        session.execute(_insert(session, PostingIndicator.__table__).on_conflict_do_nothing(), inds)
+    if ids:
+        session.execute(_insert(session, Identifier.__table__).on_conflict_do_nothing(), ids)
+    queued = False
+    if new.flagged and session.scalar(select(Flag.id).where(Flag.posting_id == posting.id)) is None:
+        now = utcnow()
+        session.add(Flag(posting_id=posting.id, status="open", reason="flagged", created_at=now, updated_at=now))
+        queued = True
+    return {"changed": changed, "queued": queued}
+
+
+def assessment_history(session: Session, posting_id: int) -> list[AssessmentHistory]:
+    return list(session.scalars(select(AssessmentHistory).where(AssessmentHistory.posting_id == posting_id)
+                                .order_by(AssessmentHistory.id)))
+
+
+def purge_postings(session: Session, before: datetime, *, dry_run: bool = False, chunk: int = CHUNK) -> dict[str, int]:
+    """Delete the postings stored before ``before`` that never entered the queue (not flagged,
+    not a tip): their text, assessment, indicators, identifiers and agency links. Queue items
+    stay, with their postings and the append-only reviews: they are the inspectors' record.
+    Chunked, one transaction per chunk, so a purge of millions neither holds a long lock nor
+    loses its progress if stopped. Returns the counts (what would go, with ``dry_run``)."""
+    unqueued = (select(Posting.id).where(Posting.created_at < before)
+                .where(~sa.exists().where(Flag.posting_id == Posting.id)))
+    kept = session.scalar(select(func.count()).select_from(Posting).where(Posting.created_at < before)
+                          .where(sa.exists().where(Flag.posting_id == Posting.id))) or 0
+    out = {"postings": 0, "identifiers": 0, "kept_in_queue": kept}
+    if dry_run:
+        out["postings"] = session.scalar(select(func.count()).select_from(unqueued.subquery())) or 0
+        out["identifiers"] = session.scalar(select(func.count()).select_from(Identifier)
+                                            .where(Identifier.posting_id.in_(unqueued))) or 0
+        session.rollback()
+        return out
+    session.commit()
+    while True:
+        ids = list(session.scalars(unqueued.order_by(Posting.id).limit(chunk)))
+        if not ids:
+            break
+        out["identifiers"] += session.execute(sa.delete(Identifier).where(Identifier.posting_id.in_(ids))).rowcount or 0
+        session.execute(sa.delete(PostingIndicator).where(PostingIndicator.posting_id.in_(ids)))
+        session.execute(sa.delete(PostingAgency).where(PostingAgency.posting_id.in_(ids)))
+        out["postings"] += session.execute(sa.delete(Posting).where(Posting.id.in_(ids))).rowcount or 0
+        session.commit()
+    return out
 
 
 def _counts(session: Session, stmt) -> dict[str, int]:

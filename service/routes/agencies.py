@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from ..db import storage
 from ..deps import InspectorUser, SessionDep
-from ..schemas import IdentifiersPublic
+from ..schemas import AUTH_ERRORS, MAX_ID, NOT_FOUND, IdentifiersPublic
 
-router = APIRouter(prefix="/v1", tags=["agencies"])
+router = APIRouter(prefix="/v1", tags=["agencies"], responses=AUTH_ERRORS)
 
 
 def scoring_of(request: Request) -> dict[str, Any]:
@@ -24,9 +24,9 @@ def identifiers(
     user: InspectorUser,
     kind: Annotated[str | None, Query(description="phone (with Zalo), telegram, company, email, domain, licence, bank_account, facebook")] = None,
     q: Annotated[str | None, Query(description="part of the value")] = None,
-    min_postings: Annotated[int, Query(ge=1)] = 2,
+    min_postings: Annotated[int, Query(ge=1, le=1_000_000)] = 2,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> dict:
     """Identifiers that tie postings together, with how many postings, queue items and
     confirmed items each one links; filter the queue with `GET /v1/flags?agency=VALUE`.
@@ -42,7 +42,7 @@ def agencies(
     user: InspectorUser,
     q: Annotated[str | None, Query(description="a firm name as an ad writes it, a brand, or a phone")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> dict:
     """`{"items": [{"id", "name", "licence_status", "risk_score", "risk_band", "linked":
     [{"id", "name", "via"}], …}], "total"}`, best match first. `licence_status`: active,
@@ -52,8 +52,8 @@ def agencies(
     return {"items": items, "total": total}
 
 
-@router.get("/agencies/{agency_id}", summary="An agency's profile: postings, indicators, fees, links, signs, timeline")
-def agency(request: Request, agency_id: int, session: SessionDep, user: InspectorUser) -> dict:
+@router.get("/agencies/{agency_id}", responses=NOT_FOUND, summary="An agency's profile: postings, indicators, fees, links, signs, timeline")
+def agency(request: Request, agency_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, user: InspectorUser) -> dict:
     """The agency with its registry record, postings (with `external_id`), the indicators
     across them, fees against the caps, linked identities, reposted templates, the agency-level
     signs with their evidence, `risk_score` / `risk_band`, and a timeline. Role: inspector."""

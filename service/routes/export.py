@@ -9,9 +9,10 @@ from fastapi.responses import StreamingResponse
 from ..db import storage
 from ..deps import InspectorUser
 from ..filters import FilterParams
+from ..schemas import AUTH_ERRORS
 from ..views import csv_lines, export_record, jsonl_lines
 
-router = APIRouter(prefix="/v1", tags=["export"])
+router = APIRouter(prefix="/v1", tags=["export"], responses=AUTH_ERRORS)
 
 
 @router.get(
@@ -26,10 +27,13 @@ def export(
     f: FilterParams,
     format: Annotated[Literal["csv", "jsonl"], Query(description="csv or jsonl")] = "jsonl",
     reviewed: Annotated[bool, Query(description="only items with at least one decision")] = False,
+    redact: Annotated[bool, Query(description="replace phone numbers, chat handles, e-mails, bank accounts and names of "
+                                              "private persons in the texts and notes with placeholders ([SĐT], [TÊN]…)")] = False,
 ) -> StreamingResponse:
     """Every queue item matching the filters, with its latest decision (`label` 1 = confirmed,
     0 = dismissed, for retraining), its indicators, versions and text; the JSON lines also carry
-    the full review history. Streamed: any size. Role: inspector."""
+    the full review history. Streamed: any size. `redact=true` for a copy that leaves the
+    service (personal data replaced; the firm's name stays). Role: inspector."""
     if reviewed and not f.status:
         f.status = ["confirmed", "dismissed", "escalated", "needs_info"]
     maker = request.app.state.sessionmaker
@@ -37,7 +41,7 @@ def export(
     def records():
         with maker() as session:  # its own session: the response outlives the request's
             for flag, posting, reviews in storage.export_rows(session, f):
-                yield export_record(flag, posting, reviews)
+                yield export_record(flag, posting, reviews, redact=redact)
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     if format == "csv":

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from ..db import storage
 from ..deps import InspectorUser, SessionDep, SettingsDep
-from ..filters import FilterParams, parse_sort
-from ..schemas import ClaimIn, ClaimPublic, FlagDetail, FlagPublic, FlagsPublic, ReviewIn, ReviewPublic
+from ..filters import SORT_PATTERN, FilterParams, parse_sort
+from ..schemas import AUTH_ERRORS, MAX_ID, NOT_FOUND, ClaimIn, ClaimPublic, FlagDetail, FlagPublic, FlagsPublic, ReviewIn, ReviewPublic
 from ..views import flag_detail, flag_public, review_public
 
-router = APIRouter(prefix="/v1/flags", tags=["flags"])
+router = APIRouter(prefix="/v1/flags", tags=["flags"], responses=AUTH_ERRORS)
+FlagId = Annotated[int, Path(ge=1, le=MAX_ID, description="the queue item's id")]
 
 
 @router.get("", response_model=FlagsPublic, summary="The queue, filtered, sorted and paginated")
@@ -19,12 +20,12 @@ def list_flags(
     session: SessionDep,
     user: InspectorUser,
     f: FilterParams,
-    sort: Annotated[str, Query(description="score, date (queued), posted, updated or id; '-' or '+' in front sets the direction")] = "score",
-    order: Annotated[str | None, Query(description="desc (default) or asc")] = None,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN, description="score, date (queued), posted, updated or id; '-' or '+' in front sets the direction")] = "score",
+    order: Annotated[Literal["asc", "desc"] | None, Query(description="desc (default) or asc")] = None,
     mine: Annotated[bool, Query(description="only the items I hold")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    page: Annotated[int | None, Query(ge=1, description="1-based page of `limit` items (instead of offset)")] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    page: Annotated[int | None, Query(ge=1, le=MAX_ID // 500, description="1-based page of `limit` items (instead of offset)")] = None,
 ) -> dict:
     """Role: inspector. Status starts `open`; a review sets it to its decision."""
     key, desc = parse_sort(sort, order)
@@ -46,8 +47,8 @@ def claim(body: ClaimIn, session: SessionDep, user: InspectorUser, settings: Set
     return {"items": [flag_public(*r) for r in rows], "total": len(rows)}
 
 
-@router.get("/{flag_id}", response_model=FlagDetail, summary="One item with its posting, evidence, links and reviews")
-def get_flag(flag_id: int, session: SessionDep, user: InspectorUser) -> dict:
+@router.get("/{flag_id}", response_model=FlagDetail, responses=NOT_FOUND, summary="One item with its posting, evidence, links and reviews")
+def get_flag(flag_id: FlagId, session: SessionDep, user: InspectorUser) -> dict:
     row = storage.get_flag(session, flag_id)
     if row is None:
         raise HTTPException(404, f"no queue item {flag_id}")
@@ -55,11 +56,11 @@ def get_flag(flag_id: int, session: SessionDep, user: InspectorUser) -> dict:
     reviews = storage.reviews_for(session, [flag.id])[flag.id]
     linked = storage.linked_postings(session, posting.id)
     idents = storage.identifiers_of(session, posting.id)
-    return flag_detail(flag, posting, holder, reviews, linked, idents)
+    return flag_detail(flag, posting, holder, reviews, linked, idents, storage.assessment_history(session, posting.id))
 
 
-@router.post("/{flag_id}/review", response_model=ReviewPublic, summary="Record a decision")
-def review(flag_id: int, body: ReviewIn, session: SessionDep, user: InspectorUser) -> dict:
+@router.post("/{flag_id}/review", response_model=ReviewPublic, responses=NOT_FOUND, summary="Record a decision")
+def review(flag_id: FlagId, body: ReviewIn, session: SessionDep, user: InspectorUser) -> dict:
     """Appends the review to the item's audit trail (never changed or removed) and sets the
     item's `status` to the decision."""
     r = storage.add_review(session, flag_id, user, body.decision, body.note)
@@ -68,8 +69,8 @@ def review(flag_id: int, body: ReviewIn, session: SessionDep, user: InspectorUse
     return review_public(r)
 
 
-@router.post("/{flag_id}/release", response_model=FlagPublic, summary="Give back an item you hold")
-def release(flag_id: int, session: SessionDep, user: InspectorUser) -> dict:
+@router.post("/{flag_id}/release", response_model=FlagPublic, responses=NOT_FOUND, summary="Give back an item you hold")
+def release(flag_id: FlagId, session: SessionDep, user: InspectorUser) -> dict:
     storage.release(session, flag_id, user.id)
     row = storage.get_flag(session, flag_id)
     if row is None:

@@ -4,12 +4,12 @@ from fastapi import APIRouter, HTTPException
 
 from ..db import storage
 from ..deps import ScreenerDep, SessionDep
-from ..schemas import Health
+from ..schemas import Health, Problem
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="The service is up (no key needed)")
+@router.get("/healthz", response_model=Health, responses={503: {"model": Problem, "description": "the database is unreachable"}}, summary="The service is up (no key needed)")
 def healthz(session: SessionDep, screener: ScreenerDep) -> dict:
     try:
         storage.ping(session)

@@ -4,9 +4,9 @@ from fastapi import APIRouter, HTTPException, Request
 
 from ..deps import ScannerUser, ScreenerDep, SessionDep, SettingsDep
 from ..ingest import ingest_postings
-from ..schemas import IngestPublic, PostingsIn
+from ..schemas import AUTH_ERRORS, TOO_LARGE, IngestPublic, PostingsIn
 
-router = APIRouter(prefix="/v1", tags=["postings"])
+router = APIRouter(prefix="/v1", tags=["postings"], responses={**AUTH_ERRORS, **TOO_LARGE})
 
 
 @router.post("/postings", response_model=IngestPublic, summary="Ingest postings (idempotent)")

@@ -5,9 +5,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..deps import JobCentreUser, ScreenerDep
-from ..schemas import Assessment, ScreenIn
+from ..schemas import AUTH_ERRORS, TOO_LARGE, Assessment, ScreenIn
 
-router = APIRouter(prefix="/v1", tags=["screen"])
+router = APIRouter(prefix="/v1", tags=["screen"], responses={**AUTH_ERRORS, **TOO_LARGE})
 
 INLINE_CHARS = 8_000  # an ad this short is screened in about a millisecond: no thread-pool hop
 

@@ -4,10 +4,10 @@ from fastapi import APIRouter
 
 from ..db import storage
 from ..deps import InspectorUser, SessionDep, SettingsDep
-from ..schemas import StatsPublic
+from ..schemas import AUTH_ERRORS, StatsPublic
 from ..views import precision_table
 
-router = APIRouter(prefix="/v1", tags=["stats"])
+router = APIRouter(prefix="/v1", tags=["stats"], responses=AUTH_ERRORS)
 
 
 @router.get("/stats", response_model=StatsPublic, summary="Counts, and each indicator's precision so far")

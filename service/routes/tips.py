@@ -4,9 +4,9 @@ from fastapi import APIRouter
 
 from ..deps import ScreenerDep, SessionDep, TipUser
 from ..ingest import TIP_SOURCE, add_tip
-from ..schemas import TipIn, TipPublic
+from ..schemas import AUTH_ERRORS, TOO_LARGE, TipIn, TipPublic
 
-router = APIRouter(prefix="/v1", tags=["tips"])
+router = APIRouter(prefix="/v1", tags=["tips"], responses={**AUTH_ERRORS, **TOO_LARGE})
 
 
 @router.post("/tips", response_model=TipPublic, summary="Send an ad to the inspectors' queue")

@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..db import storage
 from ..db.models import DECISIONS, STATUSES, User
-from ..deps import COOKIE, ScreenerDep, SessionDep, SettingsDep, web_role, web_user_optional
+from ..deps import COOKIE, check_throttle, note_failure, ScreenerDep, SessionDep, SettingsDep, web_role, web_user_optional
 from ..filters import FilterParams, parse_sort
 from ..highlight import highlight
 from ..i18n import LANGS, translator
@@ -96,9 +96,16 @@ def login_form(request: Request, user: MaybeUser, next: str | None = None) -> HT
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, settings: SettingsDep, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
+    try:
+        check_throttle(request)
+    except HTTPException as exc:
+        resp = render(request, "login.html", {"next": _safe_next(next) or "", "error": "login_throttled"}, status_code=429)
+        resp.headers.update(exc.headers or {})
+        return resp
     user = storage.user_by_key(session, key.strip())
     session.commit()
     if user is None:
+        note_failure(request)
         return render(request, "login.html", {"next": _safe_next(next) or "", "error": "login_bad"}, status_code=401)
     resp = RedirectResponse(_safe_next(next) or HOME.get(user.role, "/"), 303)
     resp.set_cookie(COOKIE, key.strip(), httponly=True, samesite="lax", secure=settings.cookie_secure, max_age=12 * 3600, path="/")

@@ -19,7 +19,7 @@ from svc_helpers import BENIGN, FEE, RISKY, ROLES, need, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("SCREENING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TABLES = ("posting_agencies", "agencies", "registry_history", "registry_firms", "registry_imports",
+TABLES = ("assessment_history", "posting_agencies", "agencies", "registry_history", "registry_firms", "registry_imports",
           "reviews", "flags", "identifiers", "posting_indicators", "postings", "users")
 
 

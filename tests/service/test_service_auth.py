@@ -85,3 +85,188 @@ def test_keys_never_reach_the_logs(sq, caplog):
         c.get("/v1/flags", headers=auth(keys["inspector"]))
         c.post("/login", data={"key": keys["inspector"]}, follow_redirects=False)
     assert keys["inspector"] not in caplog.text
+
+
+# ------------------------------------------------------------------ every route, every role
+
+PUBLIC = "public"
+INSP, JC, ADMIN = {"inspector"}, {"job_centre"}, {"admin"}
+# The access decision for every route the app serves. A route added without a line here fails
+# test_every_route_has_an_access_decision: decide who may call it, then add it.
+ACCESS: dict[tuple[str, str], object] = {
+    ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC, ("GET", "/healthz"): PUBLIC, ("GET", "/static"): PUBLIC,
+    ("POST", "/v1/screen"): JC, ("POST", "/v1/postings"): {"scanner"}, ("POST", "/v1/tips"): {"job_centre", "inspector"},
+    ("GET", "/v1/flags"): INSP, ("POST", "/v1/flags/claim"): INSP, ("GET", "/v1/flags/{flag_id}"): INSP,
+    ("POST", "/v1/flags/{flag_id}/review"): INSP, ("POST", "/v1/flags/{flag_id}/release"): INSP,
+    ("GET", "/v1/export"): INSP, ("GET", "/v1/stats"): INSP, ("GET", "/v1/identifiers"): INSP,
+    ("GET", "/v1/agencies"): INSP, ("GET", "/v1/agencies/{agency_id}"): INSP,
+    ("GET", "/v1/me"): ALL, ("GET", "/v1/users"): ADMIN, ("POST", "/v1/users"): ADMIN,
+    ("POST", "/v1/users/{name}/rotate"): ADMIN, ("POST", "/v1/users/{name}/disable"): ADMIN,
+    # pages: the login cookie instead of the header
+    ("GET", "/"): PUBLIC, ("GET", "/login"): PUBLIC, ("POST", "/login"): PUBLIC,
+    ("GET", "/logout"): PUBLIC, ("POST", "/logout"): PUBLIC,
+    ("GET", "/queue"): INSP, ("POST", "/queue/claim"): INSP, ("GET", "/items/{flag_id}"): INSP,
+    ("POST", "/items/{flag_id}/review"): INSP, ("GET", "/check"): JC, ("POST", "/check"): JC,
+    ("POST", "/check/tip"): {"job_centre", "inspector"}, ("GET", "/stats"): INSP,
+    ("GET", "/agencies/{agency_id}"): INSP, ("GET", "/agencies/{agency_id}/audit"): INSP,
+    ("GET", "/agencies/{agency_id}/audit.csv"): INSP,
+}
+BODIES = {
+    "/v1/screen": {"text": RISKY}, "/v1/postings": {"postings": [{"external_id": "w", "source": "s", "text": RISKY}]},
+    "/v1/tips": {"text": RISKY}, "/v1/flags/claim": {"n": 1}, "/v1/flags/{flag_id}/review": {"decision": "needs_info"},
+    "/v1/users": {"name": "walk-{role}", "role": "scanner"},
+}
+
+
+def served_routes(app) -> set[tuple[str, str]]:
+    """(METHOD, path) of every route the app serves, routers included (HEAD aside)."""
+    from starlette.routing import Mount
+
+    out: set[tuple[str, str]] = set()
+    stack = list(app.routes)
+    while stack:
+        r = stack.pop()
+        if hasattr(r, "effective_route_contexts"):  # an included router
+            stack.extend(r.effective_route_contexts())
+        elif isinstance(r, Mount):
+            out.add(("GET", r.path))
+        else:
+            out.update((m, r.path) for m in (r.methods or ()) if m != "HEAD")
+    return out
+
+
+def test_every_route_has_an_access_decision(sq):
+    c, _, _ = sq
+    served = served_routes(c.app)
+    assert served - ACCESS.keys() == set(), "routes without an access decision in ACCESS"
+    assert ACCESS.keys() - served == set(), "ACCESS lists routes the app does not serve"
+
+
+def test_every_route_admits_exactly_its_roles(sq):
+    """Walk every served route with no credentials, a wrong key and each role's key: API routes
+    answer 401 / 403, pages redirect to the login / answer 403, and the roles of ACCESS get in."""
+    c, keys, fid = sq
+    from service.db import storage
+
+    with c.app.state.sessionmaker() as s:
+        storage.create_user(s, "victim", "scanner")
+    params = {"flag_id": fid, "agency_id": 1, "name": "victim"}
+    for method, path in sorted(served_routes(c.app), key=lambda mp: ("disable" in mp[1], mp)):
+        decision = ACCESS[(method, path)]
+        url = path.format(**params) + ("/style.css" if path == "/static" else "")
+        api = path.startswith("/v1/")
+        tpl = BODIES.get(path)
+
+        def call_as(role: str | None, key: str | None):
+            body = {k: (v.format(role=role or "x") if isinstance(v, str) else v) for k, v in tpl.items()} if tpl else None
+            c.cookies.clear()
+            if api:
+                return c.request(method, url, json=body, headers=auth(key) if key else {}, follow_redirects=False)
+            if key:
+                c.cookies.set("screening_key", key)
+            form = {"key": keys["scanner"]} if path == "/login" else {}  # the login form takes the key itself
+            return c.request(method, url, data=form if method == "POST" else None, follow_redirects=False)
+
+        def refused(r) -> str | None:
+            if r.status_code in (401, 403):
+                return str(r.status_code)
+            if r.status_code == 303 and r.headers["location"].startswith("/login?next="):
+                return "login"
+            return None
+
+        label = f"{method} {path}"
+        if decision == PUBLIC:
+            assert refused(call_as(None, None)) is None, label
+            continue
+        assert refused(call_as(None, None)) == ("401" if api else "login"), label
+        if api:
+            assert refused(call_as(None, "sk_wrong-key")) == "401", label
+        for role in ROLES:
+            got = refused(call_as(role, keys[role]))
+            if role in decision:
+                assert got is None, (label, role)
+            else:
+                assert got == "403", (label, role, got)
+    c.cookies.clear()
+
+
+# ---------------------------------------------------------------- wrong keys, keys in the open
+
+
+@pytest.fixture
+def throttled(sqlite_url, svc_screener):
+    """An app that allows 3 wrong keys per address per minute, on a clock the test moves."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.db import storage
+
+    app = create_app(settings_for(sqlite_url, auth_fail_limit=3, auth_fail_window_seconds=60), svc_screener)
+    now = [1000.0]
+    app.state.auth_throttle.clock = lambda: now[0]
+    with app.state.sessionmaker() as s:
+        key = storage.create_user(s, "insp", "inspector")[1]
+    with TestClient(app) as c, TestClient(app, client=("10.0.0.9", 5000)) as other:
+        yield c, other, key, now
+
+
+def test_a_burst_of_wrong_keys_is_slowed_down(throttled):
+    c, other, key, now = throttled
+    for i in range(3):
+        assert c.get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    r = c.get("/v1/flags", headers=auth("sk_guess-3"))
+    assert r.status_code == 429 and r.headers["retry-after"] == "60" and "wrong API keys" in r.json()["detail"]
+    # while it waits, even the right key is held back: guessing runs at 3 tries a minute
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 429
+    now[0] += 30
+    assert c.get("/v1/flags", headers=auth(key)).headers["retry-after"] == "30"
+    # another address is not held back
+    assert other.get("/v1/flags", headers=auth(key)).status_code == 200
+    # the login form counts and waits the same way
+    r = c.post("/login", data={"key": key}, follow_redirects=False)
+    assert r.status_code == 429 and r.headers["retry-after"] == "30" and 'id="login-error"' in r.text
+    now[0] += 31  # the oldest failures have left the window
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 200
+
+
+def test_missing_keys_and_right_keys_do_not_count_as_guesses(throttled):
+    c, _, key, _ = throttled
+    for _ in range(5):
+        assert c.get("/v1/flags").status_code == 401
+        assert c.get("/v1/flags", headers=auth(key)).status_code == 200
+    for i in range(2):
+        c.get("/v1/flags", headers=auth(f"sk_guess-{i}"))
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 200
+
+
+def test_keys_never_appear_in_responses_or_logs(sq, caplog):
+    """Every key is used on every kind of route (and wrongly); neither the key nor its hash shows
+    up in a response body or header (other than the one response that hands a key out) or in
+    the logs. Only the key's prefix, meant for telling keys apart, is shown."""
+    from service.db import storage
+
+    c, keys, fid = sq
+    wrong = "sk_wrong-" + "x" * 30
+    secrets = list(keys.values()) + [wrong]
+    secrets += [storage.hash_key(k) for k in secrets]
+    seen: list[str] = []
+    with caplog.at_level("DEBUG"):
+        for role, key in keys.items():
+            for method, path, body, _ in ROUTES:
+                r = call(c, method, path, body, auth(key), fid, role)
+                seen.append(r.text + repr(dict(r.headers)))
+            r = c.post("/login", data={"key": key}, follow_redirects=False)
+            seen.append(r.text + repr({k: v for k, v in r.headers.items() if k != "set-cookie"}))
+            c.cookies.clear()
+        for method, path, body, _ in ROUTES:
+            r = call(c, method, path, body, auth(wrong), fid)
+            seen.append(r.text + repr(dict(r.headers)))
+        seen.append(c.post("/login", data={"key": wrong}).text)
+        created = c.post("/v1/users", json={"name": "fresh", "role": "scanner"}, headers=auth(keys["admin"])).json()
+        listed = c.get("/v1/users", headers=auth(keys["admin"])).text
+    assert created["key"] and created["key"][:8] == created["key_prefix"][:8]
+    assert created["key"] not in listed and all(k not in listed for k in secrets)
+    leaks = [(s[:12], i) for i, text in enumerate(seen) for s in secrets if s in text]
+    assert leaks == []
+    assert not [s for s in secrets + [created["key"]] if s in caplog.text]

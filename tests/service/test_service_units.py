@@ -76,4 +76,5 @@ def test_sort_parameters(sort, order, expected):
 def test_unknown_sort_is_a_clear_error():
     with pytest.raises(HTTPException) as e:
         parse_sort("colour", None)
-    assert e.value.status_code == 422 and "colour" in e.value.detail
+    assert e.value.status_code == 422 and "colour" in e.value.detail[0]["msg"]
+    assert e.value.detail[0]["loc"] == ["query", "sort"]
