@@ -74,6 +74,22 @@ def ads() -> list[str]:
     return texts
 
 
+def real_ads() -> list[str]:
+    """The real postings of ../shared/data/postings/ (title, company and text, as a board shows
+    them), for --ads real; read, never copied into the project."""
+    data = Path(os.environ.get("SCREENING_SHARED_DATA", ROOT.parent / "shared" / "data")) / "postings"
+    if not data.is_dir():
+        raise SystemExit(f"--ads real: the real postings are not here: {data} (set SCREENING_SHARED_DATA)")
+    out = []
+    for name in ("topcv", "vietnamworks", "careerviet", "facebook_it_groups", "itviec"):
+        with open(data / f"{name}.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                if isinstance(r.get("text"), str) and r["text"].strip():
+                    out.append("\n".join(x for x in (r.get("title"), r.get("company"), r["text"]) if isinstance(x, str) and x))
+    return out
+
+
 def median_ad(texts: list[str]) -> str:
     by_len = sorted(texts, key=len)
     return by_len[len(by_len) // 2]
@@ -144,6 +160,8 @@ def main() -> None:
     ap.add_argument("--no-model", action="store_true", help="rules only")
     ap.add_argument("--workers", type=int, default=1, help="server processes")
     ap.add_argument("--database-url", help="default: a new SQLite file in a temporary folder")
+    ap.add_argument("--ads", choices=("corpus", "real"), default="corpus",
+                    help="corpus: the project's examples and seed corpus (median 329 characters); real: the real job-board postings of ../shared/data (median about 1,300 characters)")
     args = ap.parse_args()
 
     from service.cli import add_user
@@ -172,10 +190,10 @@ def main() -> None:
                 raise SystemExit("the server did not start:\n" + (Path(tmp.name) / "server.log").read_text()[-2000:])
             time.sleep(0.1)
         versions = h.json()["versions"]
-        texts = ads()
+        texts = real_ads() if args.ads == "real" else ads()
         ad = median_ad(texts)
         print(f"service on {base} ({h.json()['database']}, {args.workers} worker(s)); versions {versions}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-        print(f"median ad: {len(ad)} characters (of {len(texts)} ads)")
+        print(f"median ad: {len(ad)} characters (of {len(texts)} {'real postings' if args.ads == 'real' else 'example and corpus ads'})")
 
         import resource
 
