@@ -283,7 +283,8 @@ def rescreen(
 ) -> None:
     """Screen stored postings again after a rules or model update. Each earlier assessment is
     kept with its versions (shown with the item); newly flagged postings enter the queue; queue
-    items and reviews are never changed."""
+    items and reviews are never changed; postings whose contacts changed are linked to agencies
+    again."""
     from service.cli import rescreen as run
 
     from .errors import ScreeningError
@@ -295,7 +296,8 @@ def rescreen(
         raise typer.Exit(2) from None
     v = n["versions"]
     typer.echo(f"{'would re-screen' if dry_run else 're-screened'} {n['screened']} posting(s) with engine {v['engine']}, "
-               f"rules {v['rules']}, model {v['model']}: {n['changed']} changed, {n['queued']} newly queued")
+               f"rules {v['rules']}, model {v['model']}: {n['changed']} changed, {n['queued']} newly queued"
+               + ("" if dry_run else f", {n['relinked']} with new contacts linked to agencies again"))
 
 
 @app.command()

@@ -14,6 +14,7 @@ import zlib
 from collections import OrderedDict, defaultdict
 from typing import Any, Iterable
 
+from .markup import mask_markup
 from .registry import normalise_name
 from .types import Entity
 
@@ -157,6 +158,7 @@ def fingerprint(text: str, title: str | None = None, company: str | None = None)
     import numpy as np
 
     full = "\n".join(x for x in (title, company, text) if x)
+    full = mask_markup(full) or full  # an ad and its HTML copy are the same posting (the padding folds away)
     norm = " ".join(_fold(full).split())
     key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
     words = _WORD.findall(norm)

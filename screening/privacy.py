@@ -13,6 +13,7 @@ import re
 from typing import Iterable
 
 from .extract import extract_contacts, extract_phones
+from .markup import mask_markup
 from .text import shadow
 
 __all__ = ["person_names", "redact"]
@@ -81,8 +82,13 @@ def _rule_names(text: str) -> list[tuple[int, int]]:
 
 def redact(text: str, *, names: bool = True, keep: Iterable[str] = ()) -> str:
     """The text with personal data replaced by placeholders. ``keep`` lists spans of text that
-    must stay (a firm name, say) even if NER reads them as a person."""
-    sh = shadow(text)
+    must stay (a firm name, say) even if NER reads them as a person. Contacts are found as the
+    screener finds them, through any HTML ("0912&nbsp;345&nbsp;678"): markup is masked with the
+    text's length kept, so the spans apply to the text as given."""
+    masked = mask_markup(text)
+    sh = shadow(masked or text)
+    # names are read in the text with its tags blanked (same length: the spans still apply)
+    readable = masked.replace("\u200b", " ") if masked is not None else text
     spans: list[tuple[int, int, str]] = []
     for e in extract_phones(sh) + extract_contacts(sh):
         if e.kind in PERSONAL_KINDS:
@@ -90,7 +96,7 @@ def redact(text: str, *, names: bool = True, keep: Iterable[str] = ()) -> str:
     if names:
         kept = [k for k in keep if k]
         kept_at = [(m.start(), m.end()) for k in kept for m in re.finditer(re.escape(k), text)]
-        for s, e in person_names(text) + _rule_names(text):
+        for s, e in person_names(readable) + _rule_names(readable):
             if "\n" in text[s:e]:  # a name does not run over lines (NER joins a heading to the next line)
                 continue
             if any(text[s:e] in k for k in kept) or any(s < ke and ks < e for ks, ke in kept_at):

@@ -120,15 +120,19 @@ def rescreen(session: Session, screener, *, everything: bool = False, dry_run: b
     """Screen stored postings again with ``screener`` (after a rules or model update): those whose
     stored versions differ from the screener's (all with ``everything``). Each earlier assessment
     is kept in assessment_history with its versions, so every change is traceable; newly flagged
-    postings enter the queue; queue items and reviews are never changed. One transaction per chunk."""
+    postings enter the queue; queue items and reviews are never changed. Postings whose contacts
+    changed (the new rules read a phone the old ones missed) are resolved to agencies again.
+    One transaction per chunk. Returns the counts: screened, changed (band, flag or indicators),
+    queued, relinked (contacts changed and resolved again)."""
     versions = dict(screener.versions)
-    out = {"screened": 0, "changed": 0, "queued": 0}
+    out = {"screened": 0, "changed": 0, "queued": 0, "relinked": 0}
     after = 0
     while True:
         batch = storage.postings_to_rescreen(session, versions, everything=everything, after_id=after, limit=chunk)
         if not batch:
             break
         after = batch[-1].id
+        relink: list[tuple[int, storage.NewPosting]] = []
         for p in batch:
             new = screen_posting(screener, source=p.source, external_id=p.external_id, text=p.text,
                                  title=p.title, company=p.company, url=p.url, posted_at=p.posted_at)
@@ -141,10 +145,18 @@ def rescreen(session: Session, screener, *, everything: bool = False, dry_run: b
             r = storage.replace_assessment(session, p, new)
             out["changed"] += int(r["changed"])
             out["queued"] += int(r["queued"])
+            if r["contacts_changed"]:
+                relink.append((p.id, new))
         if dry_run:
             session.rollback()
-        else:
-            session.commit()
+            continue
+        session.commit()
+        if relink:
+            try:
+                storage.assign_agencies(session, [storage.facts_of(pid, n.company, n.identifiers) for pid, n in relink])
+                out["relinked"] += len(relink)
+            except Exception:  # noqa: BLE001 - the new assessments are stored; the next registry import relinks
+                log.exception("linking %d re-screened posting(s) to agencies failed", len(relink))
     return out
 
 

@@ -137,7 +137,7 @@ def _iso(v: datetime | None) -> str | None:
 def export_record(flag: Flag, posting: Posting, reviews: list[Review], redact: bool = False) -> dict[str, Any]:
     """One exported item. ``label`` is 1 for confirmed, 0 for dismissed, empty otherwise: what
     retraining takes. With ``redact``, phone numbers, chat handles, e-mails, bank accounts and
-    names of private persons in the text and the notes become placeholders ([SĐT], [TÊN]…); the
+    names of private persons in the text, the title, the URL and the notes become placeholders ([SĐT], [TÊN]…); the
     firm's name stays (it is evidence), and so do the reviewers' names (staff)."""
     rec = _export_record(flag, posting, reviews)
     if redact:
@@ -149,6 +149,8 @@ def export_record(flag: Flag, posting: Posting, reviews: list[Review], redact: b
         for k in ("review_note", "tip_note", "title"):
             if rec.get(k):
                 rec[k] = redact_text(rec[k], keep=keep)
+        if rec.get("url"):  # zalo.me/<phone>, facebook.com/<person>: contacts, not names
+            rec["url"] = redact_text(rec["url"], names=False)
         for r in rec["reviews"]:
             if r.get("note"):
                 r["note"] = redact_text(r["note"], keep=keep)

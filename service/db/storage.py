@@ -532,7 +532,9 @@ def postings_to_rescreen(session: Session, versions: dict[str, str], *, everythi
 def replace_assessment(session: Session, posting: Posting, new: NewPosting) -> dict[str, Any]:
     """Give ``posting`` the assessment ``new`` (same text, screened again), keeping the old one in
     assessment_history with its versions. A posting newly flagged enters the queue; one that has
-    a queue item keeps it whatever the new score (the inspectors decide). Not committed."""
+    a queue item keeps it whatever the new score (the inspectors decide). ``contacts_changed``
+    says whether its identifiers changed (its agency link is then resolved again by the caller).
+    Not committed."""
     old_inds = sorted(session.execute(select(PostingIndicator.indicator, PostingIndicator.severity)
                                       .where(PostingIndicator.posting_id == posting.id)).all())
     session.add(AssessmentHistory(
@@ -542,6 +544,8 @@ def replace_assessment(session: Session, posting: Posting, new: NewPosting) -> d
     ))
     changed = (posting.risk_band != new.risk_band or posting.flagged != new.flagged
                or old_inds != sorted(dict(new.indicators).items()))
+    old_ids = set(session.execute(select(Identifier.kind, Identifier.value).where(Identifier.posting_id == posting.id)).all())
+    contacts_changed = old_ids != {(k, v) for k, v, _ in new.identifiers}
     posting.assessment, posting.screened_text = new.assessment, new.screened_text
     posting.risk_score, posting.risk_band, posting.flagged = new.risk_score, new.risk_band, new.flagged
     posting.versions = dict(new.versions)
@@ -559,7 +563,7 @@ def replace_assessment(session: Session, posting: Posting, new: NewPosting) -> d
         now = utcnow()
         session.add(Flag(posting_id=posting.id, status="open", reason="flagged", created_at=now, updated_at=now))
         queued = True
-    return {"changed": changed, "queued": queued}
+    return {"changed": changed, "queued": queued, "contacts_changed": contacts_changed}
 
 
 def assessment_history(session: Session, posting_id: int) -> list[AssessmentHistory]:

@@ -44,14 +44,14 @@ def test_rescreen_after_a_rules_update_is_traceable(app, client, keys, svc_scree
 
     with app.state.sessionmaker() as s:
         dry = rescreen(s, updated_screener, dry_run=True)
-    assert dry == {"screened": 3, "changed": 1, "queued": 0}
+    assert dry == {"screened": 3, "changed": 1, "queued": 0, "relinked": 0}
     assert client.get("/v1/flags", headers=h).json()["total"] == 1  # a dry run stores nothing
 
     with app.state.sessionmaker() as s:
         done = rescreen(s, updated_screener)
-    assert done == {"screened": 3, "changed": 1, "queued": 1}
+    assert done == {"screened": 3, "changed": 1, "queued": 1, "relinked": 0}
     with app.state.sessionmaker() as s:
-        assert rescreen(s, updated_screener) == {"screened": 0, "changed": 0, "queued": 0}  # all current now
+        assert rescreen(s, updated_screener) == {"screened": 0, "changed": 0, "queued": 0, "relinked": 0}  # all current now
 
     flags = {f["external_id"]: f for f in client.get("/v1/flags", headers=h).json()["items"]}
     assert set(flags) == {"risky", "medium"} and flags["medium"]["risk_band"] == "medium"
@@ -82,3 +82,35 @@ def test_rescreen_command_reports_what_it_did(tmp_path, sqlite_url, svc_screener
     r = CliRunner().invoke(cli, ["rescreen", "--all", "--model", "none", "--dry-run", "--database-url", sqlite_url])
     assert r.exit_code == 0, r.output
     assert "would re-screen 2 posting(s)" in r.output and "0 changed" in r.output and "model none" in r.output
+
+
+def test_rescreen_links_a_posting_whose_contacts_changed_to_its_agency_again(app, client, keys, svc_screener):
+    """A posting stored when the rules read no contact in it (simulated: its identifiers and agency
+    link removed, its versions older): re-screening finds the phone, stores it, and resolves the
+    posting to its agency again, and the counts say so."""
+    import sqlalchemy as sa
+
+    from service.db.models import Identifier, Posting, PostingAgency
+    from service.ingest import rescreen
+
+    firm = "Công ty TNHH Nhân lực Sông Hồng"
+    items = client.post("/v1/postings", json={"postings": [posting("c1", RISKY, company=firm), posting("c2", BENIGN)]},
+                        headers=auth(keys["scanner"])).json()["items"]
+    pid = items[0]["posting_id"]
+    with app.state.sessionmaker() as s:
+        before = set(s.execute(sa.select(Identifier.kind, Identifier.value).where(Identifier.posting_id == pid)).all())
+        assert ("phone", "+84912345678") in before and s.scalar(sa.select(PostingAgency.agency_id).where(PostingAgency.posting_id == pid))
+        s.execute(sa.delete(Identifier).where(Identifier.posting_id == pid))
+        s.execute(sa.delete(PostingAgency).where(PostingAgency.posting_id == pid))
+        s.execute(sa.update(Posting).where(Posting.id == pid).values(versions={"engine": "0.0.1", "rules": "2025.1.0", "model": "none"}))
+        s.commit()
+    with app.state.sessionmaker() as s:
+        done = rescreen(s, svc_screener)
+    assert done == {"screened": 1, "changed": 0, "queued": 0, "relinked": 1}
+    with app.state.sessionmaker() as s:
+        after = set(s.execute(sa.select(Identifier.kind, Identifier.value).where(Identifier.posting_id == pid)).all())
+        assert after == before
+        aid = s.scalar(sa.select(PostingAgency.agency_id).where(PostingAgency.posting_id == pid))
+    assert aid is not None
+    profile = client.get(f"/v1/agencies/{aid}", headers=auth(keys["inspector"])).json()
+    assert "c1" in {p["external_id"] for p in profile["postings"]}
