@@ -240,6 +240,52 @@ def test_missing_keys_and_right_keys_do_not_count_as_guesses(throttled):
     assert c.get("/v1/flags", headers=auth(key)).status_code == 200
 
 
+def test_the_throttle_stays_bounded_and_forgets_the_stalest_address_first():
+    """A flood of wrong keys from more addresses than the throttle keeps, within one window:
+    it keeps at most MAX_CLIENTS of them, forgetting the one whose last failure is oldest, so
+    an address that keeps failing is still held back."""
+    from service.deps import AuthThrottle
+
+    now = [1000.0]
+    t = AuthThrottle(limit=2, window=60, clock=lambda: now[0])
+    t.MAX_CLIENTS = 5
+    t.fail("10.9.9.9")
+    t.fail("10.9.9.9")
+    assert t.retry_after("10.9.9.9") == 60
+    for i in range(50):
+        now[0] += 0.1
+        t.fail(f"10.0.0.{i}")
+        if i % 3 == 0:
+            t.fail("10.9.9.9")  # still guessing: it stays among the freshest
+        assert len(t._fails) <= 5
+    assert len(t._fails) == 5
+    assert t.retry_after("10.9.9.9") is not None
+    t.fail("10.0.0.49")  # the newest address, a second time: held back too
+    assert t.retry_after("10.0.0.49") is not None
+    t.fail("10.0.0.1")  # long forgotten: this is its first failure again
+    assert t.retry_after("10.0.0.1") is None
+
+
+def test_ipv6_clients_are_counted_by_their_64_prefix(throttled):
+    """One IPv6 client usually holds a whole /64: counted per address it could guess without
+    end. An IPv4 address written as IPv6 (``::ffff:a.b.c.d``) is that IPv4 address."""
+    from fastapi.testclient import TestClient
+
+    c, _, key, _ = throttled
+    app = c.app
+
+    def at(host):
+        return TestClient(app, client=(host, 5000))
+
+    for i in range(3):
+        assert at(f"2001:db8:1:2::{i + 1}").get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    assert at("2001:db8:1:2:ffff:ffff:ffff:ffff").get("/v1/flags", headers=auth(key)).status_code == 429
+    assert at("2001:db8:1:3::1").get("/v1/flags", headers=auth(key)).status_code == 200
+    for i in range(3):
+        assert at("::ffff:10.1.1.1").get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    assert at("10.1.1.1").get("/v1/flags", headers=auth(key)).status_code == 429
+
+
 def test_keys_never_appear_in_responses_or_logs(sq, caplog):
     """Every key is used on every kind of route (and wrongly); neither the key nor its hash shows
     up in a response body or header (other than the one response that hands a key out) or in
