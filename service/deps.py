@@ -26,7 +26,7 @@ from .settings import Settings
 __all__ = [
     "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
     "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
-    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "note_failure", "known_query_only",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "throttle_wait", "note_failure", "forget_bad_cookie", "known_query_only",
 ]
 
 COOKIE = "screening_key"
@@ -203,11 +203,16 @@ def client_of(request: Request) -> str:
     return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
+def throttle_wait(request: Request) -> int | None:
+    """Whole seconds this client must wait after too many wrong keys, or None."""
+    wait = request.app.state.auth_throttle.retry_after(client_of(request))
+    return None if wait is None else max(1, math.ceil(wait))
+
+
 def check_throttle(request: Request) -> None:
     """429 with Retry-After when this client has sent too many wrong keys lately."""
-    wait = request.app.state.auth_throttle.retry_after(client_of(request))
-    if wait is not None:
-        secs = max(1, math.ceil(wait))
+    secs = throttle_wait(request)
+    if secs is not None:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"too many wrong API keys from this address; try again in {secs} s",
                             headers={"Retry-After": str(secs)})
@@ -281,14 +286,26 @@ class WrongRole(Exception):
 
 
 async def web_user_optional(request: Request) -> User | None:
+    """The user of the login cookie, or None. A cookie that gives no user (its key since rotated
+    or disabled, or a guess) counts as a wrong key, so guessing cannot move to the cookie; the
+    answer then clears it (``forget_bad_cookie``), so a stale cookie counts once, not once per
+    page. While the address is throttled the cookie is neither tried nor cleared (it may be
+    good): None, so pages send the browser to /login, whose form says why, not a JSON 429."""
     key = request.cookies.get(COOKIE)
-    if not key:
+    if not key or throttle_wait(request) is not None:
         return None
-    check_throttle(request)
     user = await user_for_key(request, key)
     if user is None:
         note_failure(request)
+        request.state.bad_cookie = True
     return user
+
+
+def forget_bad_cookie(request: Request, response: Any) -> Any:
+    """Clear the login cookie on ``response`` when this request's cookie gave no user."""
+    if getattr(request.state, "bad_cookie", False):
+        response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 async def web_user(user: Annotated[User | None, Depends(web_user_optional)]) -> User:

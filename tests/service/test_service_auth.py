@@ -240,6 +240,65 @@ def test_missing_keys_and_right_keys_do_not_count_as_guesses(throttled):
     assert c.get("/v1/flags", headers=auth(key)).status_code == 200
 
 
+def _cleared(r):
+    """Whether the response tells the browser to drop the login cookie."""
+    return any(h.startswith('screening_key=""') and "max-age=0" in h.lower()
+               for h in r.headers.get_list("set-cookie"))
+
+
+@pytest.mark.parametrize("first", ["/queue", "/login", "/"])
+def test_a_stale_login_cookie_counts_once_and_is_cleared(throttled, first):
+    """A browser still holding the cookie of a key since rotated: the first page it loads
+    counts one wrong key (a guess cannot move to the cookie) and clears the cookie, so loading
+    more pages neither counts again nor locks the address (a whole office behind one NAT) out."""
+    from service.db import storage
+
+    c, _, key, _ = throttled
+    assert c.post("/login", data={"key": key}, follow_redirects=False).status_code == 303
+    with c.app.state.sessionmaker() as s:
+        key = storage.rotate_key(s, "insp")[1]
+    c.app.state.auth_cache.clear()
+    r = c.get(first, follow_redirects=False)
+    assert r.status_code in (200, 303) and _cleared(r)
+    assert "screening_key" not in c.cookies
+    for _ in range(3):
+        for page in ("/", "/login", "/queue", "/stats"):
+            r = c.get(page)
+            assert r.status_code == 200 and 'id="login-form"' in r.text and 'id="login-error"' not in r.text, page
+    # exactly one wrong key so far: one more leaves the address under the limit of 3 ...
+    assert c.get("/v1/flags", headers=auth("sk_guess-1")).status_code == 401
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 200
+    # ... and a third reaches it
+    assert c.get("/v1/flags", headers=auth("sk_guess-2")).status_code == 401
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 429
+
+
+def test_a_throttled_browser_still_gets_the_login_form(throttled):
+    """Over the limit, pages send the browser to /login, which shows the form with the
+    throttled message (HTML, 429, Retry-After) rather than a bare JSON 429; a cookie that may
+    be good is not tried, counted nor cleared meanwhile. The API keeps its JSON 429."""
+    c, _, key, now = throttled
+    assert c.post("/login", data={"key": key}, follow_redirects=False).status_code == 303
+    for i in range(3):
+        assert c.get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    r = c.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fqueue" and not _cleared(r)
+    for url, message in [("/login?next=%2Fqueue", "Quá nhiều lần nhập sai mã"),
+                         ("/login?lang=en", "Too many wrong keys from this address")]:
+        r = c.get(url)
+        assert r.status_code == 429 and r.headers["content-type"].startswith("text/html"), url
+        assert r.headers["retry-after"] == "60" and 'id="login-form"' in r.text and message in r.text, url
+        assert not _cleared(r)
+    r = c.get("/")
+    assert r.status_code == 429 and 'id="login-form"' in r.text
+    api = c.get("/v1/flags", headers=auth(key))
+    assert api.status_code == 429 and api.headers["content-type"] == "application/json"
+    assert api.headers["retry-after"] == "60" and "wrong API keys" in api.json()["detail"]
+    now[0] += 61  # the window has passed: the cookie, kept, works again
+    r = c.get("/queue", follow_redirects=False)
+    assert r.status_code == 200 and 'id="login-form"' not in r.text
+
+
 def test_the_throttle_stays_bounded_and_forgets_the_stalest_address_first():
     """A flood of wrong keys from more addresses than the throttle keeps, within one window:
     it keeps at most MAX_CLIENTS of them, forgetting the one whose last failure is oldest, so
