@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db.engine import make_engine, make_sessionmaker
-from .deps import AuthCache, AuthThrottle, LoginRequired, WrongRole, NoNul, known_query_only
+from .deps import AuthCache, AuthThrottle, LoginRequired, WrongRole, NoNul, forget_bad_cookie, known_query_only
 from .ingest import ScreeningFailed
 from .limits import BodyLimit, body_error
 from .pool import ScreeningPool, pool_size
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, screener: Any = None) -> FastAP
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
         target = request.url.path + (("?" + request.url.query) if request.url.query else "")
-        return RedirectResponse("/login?next=" + quote(target, safe=""), 303)
+        return forget_bad_cookie(request, RedirectResponse("/login?next=" + quote(target, safe=""), 303))
 
     @app.exception_handler(WrongRole)
     async def _role(request: Request, exc: WrongRole):

@@ -8,9 +8,10 @@ role may not use the route → 403. Web pages read the key from the login cookie
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import Depends, HTTPException, Request, status
@@ -25,7 +26,7 @@ from .settings import Settings
 __all__ = [
     "SessionDep", "ScreenerDep", "SettingsDep", "CurrentUser", "require_role",
     "InspectorUser", "JobCentreUser", "ScannerUser", "AdminUser", "TipUser",
-    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "note_failure", "known_query_only",
+    "COOKIE", "LoginRequired", "WrongRole", "web_user", "web_role", "AuthCache", "user_for_key", "NoNul", "AuthThrottle", "check_throttle", "throttle_wait", "note_failure", "forget_bad_cookie", "known_query_only",
 ]
 
 COOKIE = "screening_key"
@@ -139,13 +140,18 @@ class AuthThrottle:
     """Wrong keys per client address in a sliding window: past ``limit`` of them, every attempt
     from that address (right key or wrong) gets 429 with ``Retry-After`` until the oldest failure
     leaves the window. So guessing keys runs at ``limit`` tries per window, and an inspector who
-    mistypes a few times is not held up. Per server process (with N workers: N × limit)."""
+    mistypes a few times is not held up. Per server process (with N workers: N × limit).
 
-    MAX_CLIENTS = 100_000  # bounded memory under a flood from many addresses
+    Memory is bounded: at most ``MAX_CLIENTS`` addresses, in the order of their last failure;
+    a new address past that forgets the stalest ones, in O(1), so a flood from many addresses
+    costs neither unbounded memory nor a walk of the table per request. An address that keeps
+    failing stays at the fresh end and so is still held back."""
+
+    MAX_CLIENTS = 100_000
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
         self.limit, self.window, self.clock = limit, window, clock
-        self._fails: dict[str, deque[float]] = {}
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
 
     def _recent(self, client: str) -> deque[float] | None:
         q = self._fails.get(client)
@@ -171,22 +177,42 @@ class AuthThrottle:
     def fail(self, client: str) -> None:
         if self.limit <= 0:
             return
-        if client not in self._fails and len(self._fails) >= self.MAX_CLIENTS:
-            for c in list(self._fails)[: self.MAX_CLIENTS // 10]:
-                self._recent(c)
-        q = self._fails.setdefault(client, deque(maxlen=self.limit))
+        q = self._fails.get(client)
+        if q is None:
+            while len(self._fails) >= self.MAX_CLIENTS:
+                self._fails.popitem(last=False)
+            q = self._fails[client] = deque(maxlen=self.limit)
+        else:
+            self._fails.move_to_end(client)
         q.append(self.clock())
 
 
 def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address the throttle counts: the client's IP, or its /64 for IPv6 (one subscriber
+    usually holds a whole /64, and could otherwise change address per guess); an IPv4 address
+    written as IPv6 (``::ffff:a.b.c.d``) is that IPv4 address."""
+    host = request.client.host if request.client else "unknown"
+    if ":" not in host:
+        return host
+    try:
+        ip = ipaddress.IPv6Address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
+
+
+def throttle_wait(request: Request) -> int | None:
+    """Whole seconds this client must wait after too many wrong keys, or None."""
+    wait = request.app.state.auth_throttle.retry_after(client_of(request))
+    return None if wait is None else max(1, math.ceil(wait))
 
 
 def check_throttle(request: Request) -> None:
     """429 with Retry-After when this client has sent too many wrong keys lately."""
-    wait = request.app.state.auth_throttle.retry_after(client_of(request))
-    if wait is not None:
-        secs = max(1, math.ceil(wait))
+    secs = throttle_wait(request)
+    if secs is not None:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"too many wrong API keys from this address; try again in {secs} s",
                             headers={"Retry-After": str(secs)})
@@ -260,14 +286,26 @@ class WrongRole(Exception):
 
 
 async def web_user_optional(request: Request) -> User | None:
+    """The user of the login cookie, or None. A cookie that gives no user (its key since rotated
+    or disabled, or a guess) counts as a wrong key, so guessing cannot move to the cookie; the
+    answer then clears it (``forget_bad_cookie``), so a stale cookie counts once, not once per
+    page. While the address is throttled the cookie is neither tried nor cleared (it may be
+    good): None, so pages send the browser to /login, whose form says why, not a JSON 429."""
     key = request.cookies.get(COOKIE)
-    if not key:
+    if not key or throttle_wait(request) is not None:
         return None
-    check_throttle(request)
     user = await user_for_key(request, key)
     if user is None:
         note_failure(request)
+        request.state.bad_cookie = True
     return user
+
+
+def forget_bad_cookie(request: Request, response: Any) -> Any:
+    """Clear the login cookie on ``response`` when this request's cookie gave no user."""
+    if getattr(request.state, "bad_cookie", False):
+        response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 async def web_user(user: Annotated[User | None, Depends(web_user_optional)]) -> User:

@@ -40,7 +40,8 @@ def agencies(
     request: Request,
     session: SessionDep,
     user: InspectorUser,
-    q: Annotated[str | None, Query(description="a firm name as an ad writes it, a brand, or a phone")] = None,
+    # at most 200 characters: the search counts agencies per distinct trigram of q
+    q: Annotated[str | None, Query(max_length=200, description="a firm name as an ad writes it, a brand, or a phone (at most 200 characters)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> dict:

@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..db import storage
 from ..db.models import DECISIONS, STATUSES, User
-from ..deps import COOKIE, check_throttle, note_failure, ScreenerDep, SessionDep, SettingsDep, web_role, web_user_optional
+from ..deps import COOKIE, forget_bad_cookie, note_failure, ScreenerDep, SessionDep, SettingsDep, throttle_wait, web_role, web_user_optional
 from ..filters import FilterParams, parse_sort
 from ..highlight import highlight
 from ..i18n import LANGS, translator
@@ -83,25 +83,34 @@ def _safe_next(nxt: str | None) -> str | None:
 
 
 @router.get("/")
-def home(user: MaybeUser) -> RedirectResponse:
+def home(request: Request, user: MaybeUser) -> RedirectResponse:
     if user is None:
-        return RedirectResponse("/login", 303)
+        return forget_bad_cookie(request, RedirectResponse("/login", 303))
     return RedirectResponse(HOME.get(user.role, "/login"), 303)
+
+
+def _throttled_login(request: Request, next: str | None, secs: int) -> HTMLResponse:
+    """The login form saying this address sent too many wrong keys: 429 with Retry-After."""
+    resp = render(request, "login.html", {"next": _safe_next(next) or "", "error": "login_throttled"}, status_code=429)
+    resp.headers["Retry-After"] = str(secs)
+    return resp
 
 
 @router.get("/login")
 def login_form(request: Request, user: MaybeUser, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", {"next": _safe_next(next) or "", "error": None}, user=user)
+    secs = throttle_wait(request)
+    if secs is not None:
+        resp = _throttled_login(request, next, secs)
+    else:
+        resp = render(request, "login.html", {"next": _safe_next(next) or "", "error": None}, user=user)
+    return forget_bad_cookie(request, resp)
 
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, settings: SettingsDep, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
-    try:
-        check_throttle(request)
-    except HTTPException as exc:
-        resp = render(request, "login.html", {"next": _safe_next(next) or "", "error": "login_throttled"}, status_code=429)
-        resp.headers.update(exc.headers or {})
-        return resp
+    secs = throttle_wait(request)
+    if secs is not None:
+        return _throttled_login(request, next, secs)
     user = storage.user_by_key(session, key.strip())
     session.commit()
     if user is None:

@@ -243,6 +243,17 @@ def test_search_by_phone_and_unknown_names(loaded):
     assert client.get("/v1/agencies", headers=auth(keys["scanner"])).status_code == 403
 
 
+def test_search_text_is_bounded(client, keys):
+    """The name search counts agencies per distinct trigram of ``q``: a query of a few KB would
+    be thousands of queries, so ``q`` is at most 200 characters, and longer is a 422 naming it."""
+    h = auth(keys["inspector"])
+    name = "".join(chr(0x4E00 + i) for i in range(200))  # 200 characters, all trigrams distinct
+    assert client.get("/v1/agencies", params={"q": name}, headers=h).status_code == 200
+    r = client.get("/v1/agencies", params={"q": name + "x"}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "q"] and "200" in r.json()["detail"][0]["msg"]
+
+
 def test_a_later_registry_updates_statuses_keeps_history_and_resolves_again(loaded, app, tmp_path):
     client, keys = loaded
     later = tmp_path / "later.csv"

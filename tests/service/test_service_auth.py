@@ -240,6 +240,111 @@ def test_missing_keys_and_right_keys_do_not_count_as_guesses(throttled):
     assert c.get("/v1/flags", headers=auth(key)).status_code == 200
 
 
+def _cleared(r):
+    """Whether the response tells the browser to drop the login cookie."""
+    return any(h.startswith('screening_key=""') and "max-age=0" in h.lower()
+               for h in r.headers.get_list("set-cookie"))
+
+
+@pytest.mark.parametrize("first", ["/queue", "/login", "/"])
+def test_a_stale_login_cookie_counts_once_and_is_cleared(throttled, first):
+    """A browser still holding the cookie of a key since rotated: the first page it loads
+    counts one wrong key (a guess cannot move to the cookie) and clears the cookie, so loading
+    more pages neither counts again nor locks the address (a whole office behind one NAT) out."""
+    from service.db import storage
+
+    c, _, key, _ = throttled
+    assert c.post("/login", data={"key": key}, follow_redirects=False).status_code == 303
+    with c.app.state.sessionmaker() as s:
+        key = storage.rotate_key(s, "insp")[1]
+    c.app.state.auth_cache.clear()
+    r = c.get(first, follow_redirects=False)
+    assert r.status_code in (200, 303) and _cleared(r)
+    assert "screening_key" not in c.cookies
+    for _ in range(3):
+        for page in ("/", "/login", "/queue", "/stats"):
+            r = c.get(page)
+            assert r.status_code == 200 and 'id="login-form"' in r.text and 'id="login-error"' not in r.text, page
+    # exactly one wrong key so far: one more leaves the address under the limit of 3 ...
+    assert c.get("/v1/flags", headers=auth("sk_guess-1")).status_code == 401
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 200
+    # ... and a third reaches it
+    assert c.get("/v1/flags", headers=auth("sk_guess-2")).status_code == 401
+    assert c.get("/v1/flags", headers=auth(key)).status_code == 429
+
+
+def test_a_throttled_browser_still_gets_the_login_form(throttled):
+    """Over the limit, pages send the browser to /login, which shows the form with the
+    throttled message (HTML, 429, Retry-After) rather than a bare JSON 429; a cookie that may
+    be good is not tried, counted nor cleared meanwhile. The API keeps its JSON 429."""
+    c, _, key, now = throttled
+    assert c.post("/login", data={"key": key}, follow_redirects=False).status_code == 303
+    for i in range(3):
+        assert c.get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    r = c.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fqueue" and not _cleared(r)
+    for url, message in [("/login?next=%2Fqueue", "Quá nhiều lần nhập sai mã"),
+                         ("/login?lang=en", "Too many wrong keys from this address")]:
+        r = c.get(url)
+        assert r.status_code == 429 and r.headers["content-type"].startswith("text/html"), url
+        assert r.headers["retry-after"] == "60" and 'id="login-form"' in r.text and message in r.text, url
+        assert not _cleared(r)
+    r = c.get("/")
+    assert r.status_code == 429 and 'id="login-form"' in r.text
+    api = c.get("/v1/flags", headers=auth(key))
+    assert api.status_code == 429 and api.headers["content-type"] == "application/json"
+    assert api.headers["retry-after"] == "60" and "wrong API keys" in api.json()["detail"]
+    now[0] += 61  # the window has passed: the cookie, kept, works again
+    r = c.get("/queue", follow_redirects=False)
+    assert r.status_code == 200 and 'id="login-form"' not in r.text
+
+
+def test_the_throttle_stays_bounded_and_forgets_the_stalest_address_first():
+    """A flood of wrong keys from more addresses than the throttle keeps, within one window:
+    it keeps at most MAX_CLIENTS of them, forgetting the one whose last failure is oldest, so
+    an address that keeps failing is still held back."""
+    from service.deps import AuthThrottle
+
+    now = [1000.0]
+    t = AuthThrottle(limit=2, window=60, clock=lambda: now[0])
+    t.MAX_CLIENTS = 5
+    t.fail("10.9.9.9")
+    t.fail("10.9.9.9")
+    assert t.retry_after("10.9.9.9") == 60
+    for i in range(50):
+        now[0] += 0.1
+        t.fail(f"10.0.0.{i}")
+        if i % 3 == 0:
+            t.fail("10.9.9.9")  # still guessing: it stays among the freshest
+        assert len(t._fails) <= 5
+    assert len(t._fails) == 5
+    assert t.retry_after("10.9.9.9") is not None
+    t.fail("10.0.0.49")  # the newest address, a second time: held back too
+    assert t.retry_after("10.0.0.49") is not None
+    t.fail("10.0.0.1")  # long forgotten: this is its first failure again
+    assert t.retry_after("10.0.0.1") is None
+
+
+def test_ipv6_clients_are_counted_by_their_64_prefix(throttled):
+    """One IPv6 client usually holds a whole /64: counted per address it could guess without
+    end. An IPv4 address written as IPv6 (``::ffff:a.b.c.d``) is that IPv4 address."""
+    from fastapi.testclient import TestClient
+
+    c, _, key, _ = throttled
+    app = c.app
+
+    def at(host):
+        return TestClient(app, client=(host, 5000))
+
+    for i in range(3):
+        assert at(f"2001:db8:1:2::{i + 1}").get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    assert at("2001:db8:1:2:ffff:ffff:ffff:ffff").get("/v1/flags", headers=auth(key)).status_code == 429
+    assert at("2001:db8:1:3::1").get("/v1/flags", headers=auth(key)).status_code == 200
+    for i in range(3):
+        assert at("::ffff:10.1.1.1").get("/v1/flags", headers=auth(f"sk_guess-{i}")).status_code == 401
+    assert at("10.1.1.1").get("/v1/flags", headers=auth(key)).status_code == 429
+
+
 def test_keys_never_appear_in_responses_or_logs(sq, caplog):
     """Every key is used on every kind of route (and wrongly); neither the key nor its hash shows
     up in a response body or header (other than the one response that hands a key out) or in
