@@ -11,6 +11,7 @@ writes first and reads after, or does read-then-write in one statement (claim).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ __all__ = [
 
 KEY_PREFIX = "sk_"
 CHUNK = 500
+log = logging.getLogger("service")
 
 
 class UnknownUser(LookupError):
@@ -991,8 +993,13 @@ def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) ->
 def relink_agencies(session: Session, chunk: int = CHUNK) -> int:
     """Resolve every stored posting again (after a registry import): a firm now in the registry
     takes over the postings of its unregistered name. Postings whose near-duplicate grouping
-    failed at ingest are grouped too."""
-    group_ungrouped(session)
+    failed at ingest are grouped too; a grouping failure is logged and the relink goes on (it
+    runs after the import has committed; the next import tries the grouping again)."""
+    try:
+        group_ungrouped(session)
+    except Exception:  # noqa: BLE001 - the postings stay stored, ungrouped
+        session.rollback()
+        log.exception("grouping the postings left ungrouped failed")
     res = resolver(session)
     n, last = 0, 0
     while True:
