@@ -63,6 +63,17 @@ def _rows_of(app, table: str, external_ids: list[str]) -> int:
                          {"e": external_ids}).scalar_one()
 
 
+def _import_registry(session) -> None:
+    from pathlib import Path
+
+    from screening.registry import read_registry
+    from service.db import storage
+
+    sample = Path(__file__).resolve().parents[2] / "examples" / "registry_sample.csv"
+    read = read_registry(sample)
+    storage.import_registry(session, read.firms, read.errors, sample.name)
+
+
 def _orphans(app, table: str) -> int:
     with app.state.sessionmaker() as s:
         return s.execute(sa.text(f"SELECT count(*) FROM {table} WHERE posting_id NOT IN (SELECT id FROM postings)")).scalar_one()
@@ -101,6 +112,13 @@ def test_purge_removes_old_unqueued_postings_and_keeps_the_queue(app, client, ke
         orphans = s.execute(sa.text("SELECT count(*) FROM identifiers WHERE posting_id NOT IN (SELECT id FROM postings)")).scalar_one()
     assert left == {"old-risky", "new-benign"} and orphans == 0
     assert {t: _orphans(app, t) for t in PER_POSTING} == {t: 0 for t in PER_POSTING}
+    # the unregistered firm name of a purged posting outlives it, until the next registry import
+    agency = "SELECT count(*) FROM agencies WHERE name = 'Cty TNHH May Tân Uyên'"
+    grams = f"SELECT count(*) FROM agency_grams WHERE agency_id IN ({agency.replace('count(*)', 'id')})"
+    with app.state.sessionmaker() as s:
+        assert s.execute(sa.text(agency)).scalar_one() == 1 and s.execute(sa.text(grams)).scalar_one() > 0
+        _import_registry(s)
+        assert s.execute(sa.text(agency)).scalar_one() == 0 and s.execute(sa.text(grams)).scalar_one() == 0
     assert _count(app, "identifiers") < before["identifiers"]
     assert (_count(app, "flags"), _count(app, "reviews")) == (before["flags"], before["reviews"])
     got = client.get(f"/v1/flags/{items['old-risky']['flag_id']}", headers=h).json()
