@@ -273,19 +273,21 @@ class AgencyGram(Base):
 
 
 class PostingGroup(Base):
-    """A posting's near-duplicate group, assigned when it is stored: the id of the group's first
-    posting (``screening.links``: the same folded text, or MinHash LSH over word 3-shingles)."""
+    """A posting's near-duplicate group, assigned when it is stored: the id of the posting that
+    started the group, kept when that posting is purged (``screening.links``: the same folded
+    text, or MinHash LSH over word 3-shingles)."""
 
     __tablename__ = "posting_groups"
 
     posting_id: Mapped[int] = mapped_column(sa.ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True)
     group_id: Mapped[int] = mapped_column(sa.Integer, index=True)
     exact_key: Mapped[int] = mapped_column(sa.BigInteger, index=True)  # the folded text's hash
-    signature: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # MinHash, kept for a group's first posting
+    signature: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # MinHash, kept for a group's head (first or promoted posting)
 
 
 class NearDupBand(Base):
-    """The LSH band keys of each group's first posting: a new posting's candidates."""
+    """The LSH band keys of each group's head (its first posting, or the member promoted when
+    that one was purged): a new posting's candidates."""
 
     __tablename__ = "near_dup_bands"
 

@@ -11,6 +11,7 @@ writes first and reads after, or does read-then-write in one statement (claim).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ __all__ = [
 
 KEY_PREFIX = "sk_"
 CHUNK = 500
+log = logging.getLogger("service")
 
 
 class UnknownUser(LookupError):
@@ -575,6 +577,8 @@ def purge_postings(session: Session, before: datetime, *, dry_run: bool = False,
     """Delete the postings stored before ``before`` that never entered the queue (not flagged,
     not a tip): their text, assessment, indicators, identifiers and agency links. Queue items
     stay, with their postings and the append-only reviews: they are the inspectors' record.
+    A near-duplicate group losing its head gets its earliest surviving member as the new head,
+    so reposts still join it (the group keeps its id).
     Chunked, one transaction per chunk, so a purge of millions neither holds a long lock nor
     loses its progress if stopped. Returns the counts (what would go, with ``dry_run``)."""
     unqueued = (select(Posting.id).where(Posting.created_at < before)
@@ -593,12 +597,45 @@ def purge_postings(session: Session, before: datetime, *, dry_run: bool = False,
         ids = list(session.scalars(unqueued.order_by(Posting.id).limit(chunk)))
         if not ids:
             break
+        _promote_group_heads(session, ids)
         out["identifiers"] += session.execute(sa.delete(Identifier).where(Identifier.posting_id.in_(ids))).rowcount or 0
         session.execute(sa.delete(PostingIndicator).where(PostingIndicator.posting_id.in_(ids)))
         session.execute(sa.delete(PostingAgency).where(PostingAgency.posting_id.in_(ids)))
         out["postings"] += session.execute(sa.delete(Posting).where(Posting.id.in_(ids))).rowcount or 0
         session.commit()
     return out
+
+
+def _promote_group_heads(session: Session, doomed: Sequence[int]) -> None:
+    """Before ``doomed`` postings are deleted: for each near-duplicate group whose head (the
+    posting holding the signature and band keys new postings are compared with) is among them,
+    make its earliest surviving member the head, so reposts still join the group. The group
+    keeps its id. Does not commit."""
+    from screening.links import band_keys, fingerprint
+
+    gone = set(doomed)
+    groups: set[int] = set()
+    for part in _chunks(sorted(gone)):
+        groups.update(session.scalars(select(PostingGroup.group_id)
+                                      .where(PostingGroup.posting_id.in_(list(part)), PostingGroup.signature.is_not(None))))
+    if not groups:
+        return
+    heirs: dict[int, int] = {}
+    for part in _chunks(sorted(groups)):
+        for g, pid in session.execute(select(PostingGroup.group_id, PostingGroup.posting_id)
+                                      .where(PostingGroup.group_id.in_(list(part))).order_by(PostingGroup.posting_id)):
+            if pid not in gone:
+                heirs.setdefault(g, pid)
+    band_rows = []
+    for pid in heirs.values():
+        text = session.scalar(select(Posting.text).where(Posting.id == pid))
+        _, sig = fingerprint(text or "")  # as group_postings fingerprints it at ingest
+        if sig is None:  # a short text: its group is joined by exact match only
+            continue
+        session.execute(sa.update(PostingGroup).where(PostingGroup.posting_id == pid).values(signature=sig))
+        band_rows += [{"band_key": b, "posting_id": pid} for b in band_keys(sig)]
+    for part in _chunks(band_rows):
+        session.execute(_insert(session, NearDupBand.__table__).on_conflict_do_nothing(index_elements=["band_key", "posting_id"]), list(part))
 
 
 def _counts(session: Session, stmt) -> dict[str, int]:
@@ -825,11 +862,12 @@ def index_agency_names(session: Session, agencies_: Sequence[tuple[int, str]]) -
 
 def group_postings(session: Session, postings: Sequence[tuple[int, str]]) -> dict[int, int]:
     """Assign stored postings (id, text as sent; in id order) to near-duplicate groups and store
-    them: the same folded text joins its group; else a MinHash LSH candidate (a group's first
-    posting sharing a band key) at estimated Jaccard >= 0.8 is the group, the earliest first;
-    else the posting starts a group (its id) and its band keys are stored. The rule of
-    ``screening.links.NearDuplicates``; the firm names are not part of the text. Returns
-    {posting id: group id}; a posting already grouped keeps its group. Does not commit
+    them: the same folded text joins its group; else a MinHash LSH candidate (a group's head
+    sharing a band key) at estimated Jaccard >= 0.8 is the group, the earliest first; else the
+    posting starts a group (its id) and its band keys are stored. A group's head is its first
+    posting, or the member ``purge_postings`` promoted when that one was purged (the group keeps
+    its id). The rule of ``screening.links.NearDuplicates``; the firm names are not part of the
+    text. Returns {posting id: group id}; a posting already grouped keeps its group. Does not commit
     (``session`` may be a Connection)."""
     from screening.links import NEAR_THRESHOLD, band_keys, fingerprint, similarity
 
@@ -852,20 +890,23 @@ def group_postings(session: Session, postings: Sequence[tuple[int, str]]) -> dic
     for part in _chunks(sorted({b for bs in bands.values() for b in bs})):
         for b, pid in session.execute(select(NearDupBand.band_key, NearDupBand.posting_id).where(NearDupBand.band_key.in_(list(part)))):
             heads_by_band.setdefault(b, set()).add(pid)
+    # A head's group is not always its id: a head promoted by purge_postings keeps its group's id.
     sigs: dict[int, bytes] = {}
+    group_of: dict[int, int] = {}
     for part in _chunks(sorted({p for ps in heads_by_band.values() for p in ps})):
-        sigs.update(session.execute(select(PostingGroup.posting_id, PostingGroup.signature)
-                                    .where(PostingGroup.posting_id.in_(list(part)), PostingGroup.signature.is_not(None))).all())
+        for h, g, hsig in session.execute(select(PostingGroup.posting_id, PostingGroup.group_id, PostingGroup.signature)
+                                          .where(PostingGroup.posting_id.in_(list(part)), PostingGroup.signature.is_not(None))):
+            sigs[h], group_of[h] = hsig, g
     rows, band_rows = [], []
     for pid, key, sig in todo:
         head = False
         group = exact.get(key)
         if group is None and sig is not None:
-            cands = sorted({h for b in bands[pid] for h in heads_by_band.get(b, ())})
-            group = next((h for h in cands if h in sigs and similarity(sig, sigs[h]) >= NEAR_THRESHOLD), None)
+            cands = sorted({h for b in bands[pid] for h in heads_by_band.get(b, ()) if h in sigs}, key=lambda h: (group_of[h], h))
+            group = next((group_of[h] for h in cands if similarity(sig, sigs[h]) >= NEAR_THRESHOLD), None)
             if group is None:
                 head = True
-                sigs[pid] = sig
+                sigs[pid], group_of[pid] = sig, pid
                 for b in bands[pid]:
                     heads_by_band.setdefault(b, set()).add(pid)
                     band_rows.append({"band_key": b, "posting_id": pid})
@@ -956,8 +997,13 @@ def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) ->
 def relink_agencies(session: Session, chunk: int = CHUNK) -> int:
     """Resolve every stored posting again (after a registry import): a firm now in the registry
     takes over the postings of its unregistered name. Postings whose near-duplicate grouping
-    failed at ingest are grouped too."""
-    group_ungrouped(session)
+    failed at ingest are grouped too; a grouping failure is logged and the relink goes on (it
+    runs after the import has committed; the next import tries the grouping again)."""
+    try:
+        group_ungrouped(session)
+    except Exception:  # noqa: BLE001 - the postings stay stored, ungrouped
+        session.rollback()
+        log.exception("grouping the postings left ungrouped failed")
     res = resolver(session)
     n, last = 0, 0
     while True:

@@ -174,6 +174,36 @@ def test_postings_whose_grouping_failed_are_grouped_by_the_next_registry_import(
         assert c.execute(q, {"e": "ka-9"}).scalar() is not None
 
 
+def test_a_grouping_that_keeps_failing_does_not_stop_the_relink(loaded, app, monkeypatch, caplog):
+    """The relink runs after a registry import has committed: a posting that cannot be grouped
+    is logged and left ungrouped, and the postings are still resolved to agencies."""
+    import sqlalchemy as sa
+
+    from service.db import storage
+
+    client, keys = loaded
+
+    def broken(*a, **k):
+        raise RuntimeError("grouping down")
+
+    q = sa.text("SELECT (SELECT count(*) FROM posting_groups WHERE posting_id = postings.id), "
+                "(SELECT count(*) FROM posting_agencies WHERE posting_id = postings.id) FROM postings WHERE external_id = :e")
+    with monkeypatch.context() as m:
+        m.setattr(storage, "group_postings", broken)
+        with monkeypatch.context() as m2:
+            m2.setattr(storage, "assign_agencies", broken)
+            post(client, keys, [{"external_id": "ka-9", "company": "Kim Anh Manpower", "text": LONG.format(phone="0912 111 222")}])
+        with app.state.engine.connect() as c:
+            assert c.execute(q, {"e": "ka-9"}).one() == (0, 0)  # neither grouped nor linked at ingest
+        caplog.clear()
+        res = import_sample(app)  # the grouping still fails
+        assert res.version == 2 and res.relinked >= 1
+        assert any("grouping the postings left ungrouped failed" in r.getMessage() for r in caplog.records)
+    with app.state.engine.connect() as c:
+        assert c.execute(q, {"e": "ka-9"}).one() == (0, 1)  # linked by the relink, still ungrouped
+    assert [a["postings"] for a in find(client, keys, "Kim Anh Manpower") if a["name"] == "Kim Anh Manpower"] == [1]
+
+
 def test_a_lookalike_of_a_registry_site_is_flagged_on_the_agency(loaded):
     client, keys = loaded
     post(client, keys, [
