@@ -49,14 +49,6 @@ def test_evidence_and_entity_spans_index_the_input(rules_screener_h, text):
             assert text[s.start:s.end] == s.text
     for e in a.entities:
         assert text[e.span.start:e.span.end] == e.span.text
-    if masked is not None:
-        # the spans are those of the masked text, at the same offsets (so none is shifted),
-        # and the same hits and score come out as for the masked text itself
-        b = rules_screener_h.screen(masked)
-        assert [(h.indicator, [(x.start, x.end) for x in h.evidence]) for h in a.hits] == \
-               [(h.indicator, [(x.start, x.end) for x in h.evidence]) for h in b.hits]
-        assert [(e.kind, e.span.start, e.span.end) for e in a.entities] == [(e.kind, e.span.start, e.span.end) for e in b.entities]
-        assert a.risk_score == b.risk_score
     assert 0.0 <= a.risk_score <= 1.0
 
 
