@@ -124,6 +124,7 @@ NUM_PERM = 64
 BANDS, ROWS = 8, 8           # LSH: 8 bands of 8 rows; a pair at Jaccard 0.8 is found 99% of the time
 NEAR_THRESHOLD = 0.8         # estimated Jaccard of word 3-shingles for a near duplicate
 MIN_WORDS = 12               # shorter texts (titles) are grouped by exact match only
+MAX_CHARS = 100_000          # the head that is fingerprinted, as the screener screens (a longer text is not an ad)
 _WORD = re.compile(r"\w+")
 _PERMS: Any = None
 _FOLD: Any = None
@@ -154,10 +155,11 @@ def fingerprint(text: str, title: str | None = None, company: str | None = None)
     """``(exact key, MinHash signature or None)`` of a posting: the key hashes the folded text
     (lower case, no diacritics, whitespace collapsed) with its title and company; the signature
     is a MinHash of its word 3-shingles (``NUM_PERM`` 32-bit values), None for short texts.
-    Both are the same in every process and on every run (they can be stored)."""
+    Both are the same in every process and on every run (they can be stored). They read the
+    first ``MAX_CHARS`` characters, HTML masked, like the screener."""
     import numpy as np
 
-    full = "\n".join(x for x in (title, company, text) if x)
+    full = "\n".join(x for x in (title, company, text) if x)[:MAX_CHARS]
     full = mask_markup(full) or full  # an ad and its HTML copy are the same posting (the padding folds away)
     norm = " ".join(_fold(full).split())
     key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
