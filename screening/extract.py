@@ -199,7 +199,7 @@ def extract_contacts(sh: Shadow) -> list[Entity]:
         if re.fullmatch(r"[\d.]+", host) or host.count(".") == 0:
             continue
         out.append(_ent(sh, "domain", s, s + len(dom), host))
-    for m in _FB_RE.finditer(t):
+    for m in _FB_RE.finditer(t) if (".com/" in t or ".me/" in t) else ():
         out.append(_ent(sh, "facebook", m.start(), m.end(), t[m.start():m.end()]))
     tg_spans = []
     for m in _TELEGRAM_RE.finditer(t):
@@ -217,13 +217,14 @@ def extract_contacts(sh: Shadow) -> list[Entity]:
         e164 = _valid_phone(digits)
         if e164:
             out.append(_ent(sh, "zalo", m.start(), m.end(), e164))
-    for m in _BANK_RE.finditer(t):
+    for m in _BANK_RE.finditer(t) if ("tk" in t or "tai khoan" in t or "account" in t) else ():
         digits = re.sub(r"\D", "", m.group(1))
         if 8 <= len(digits) <= 19 and not _valid_phone(digits):
             out.append(_ent(sh, "bank_account", m.start(1), m.end(1), digits))
     return out
 
 
+_AGE_WORDS = ("tuoi", "year", "yo", "+", "tro len", "above", "older")
 _AGE_RANGE_RE = re.compile(r"(\d\d)(?<!\d\d\d)\s?(?:-|–|~|den|toi|to)\s?(\d{2})\s?(?:tuoi|years? old|yo)\b")
 _AGE_FROM_RE = re.compile(r"(?:tu|tren|du|from|aged?|over)\s(\d{2})\s?(?:tuoi|years? old|yo|\+)?(?:\s?(?:tro len|and above|or older))?")
 _AGE_RE = re.compile(r"(\d\d)(?<!\d\d\d)\s?(?:tuoi|years? old|yo)\b")
@@ -232,6 +233,8 @@ _AGE_RE = re.compile(r"(\d\d)(?<!\d\d\d)\s?(?:tuoi|years? old|yo)\b")
 def extract_ages(sh: Shadow) -> list[Entity]:
     t = sh.text
     out: list[Entity] = []
+    if not any(w in t for w in _AGE_WORDS):  # each form of age needs one of them
+        return out
     covered: list[tuple[int, int]] = []
     for m in _AGE_RANGE_RE.finditer(t):
         a, b = int(m.group(1)), int(m.group(2))
@@ -298,7 +301,10 @@ _LICENCE_RE = re.compile(
 
 def extract_licences(sh: Shadow) -> list[Entity]:
     out = []
-    for m in _LICENCE_RE.finditer(sh.text):
+    t = sh.text
+    if not ("gp" in t or "giay phep" in t or "licen" in t):  # what every licence pattern starts with
+        return out
+    for m in _LICENCE_RE.finditer(t):
         s, e = m.span(1)
         rs, re_ = sh.to_raw(s, e)
         value = re.sub(r"\s+", "", sh.raw[rs:re_]).upper()
@@ -312,6 +318,7 @@ _COMPANY_HEAD = re.compile(
     r"(?:(?:mot|hai) thanh vien\s)?"
 )
 _COMPANY_EN = re.compile(r"([A-Z](?<![\w&\-][A-Z])[\w&\-]{0,40}+(?:\s[A-Z][\w&\-]{0,40}+){0,5})\s(?:Co\.,?\s?Ltd|Company Limited|JSC|Corporation|Corp\.?|Ltd\.?|Inc\.?|Group)\b")
+_COMPANY_EN_WORDS = ("Co", "JSC", "Ltd", "Inc", "Group")  # one is in every ending _COMPANY_EN takes
 _GENERIC_AFTER = re.compile(r"(?:chung toi|minh|em|anh|chi|toi|ben|uy tin|lon|nuoc ngoai|ben kia|do|nay|cua|se|dang|tuyen|can|co)\b")
 
 
@@ -346,7 +353,7 @@ def extract_companies(sh: Shadow) -> list[Entity]:
             continue
         name = raw[rs:end]
         out.append(Entity("company", Span(rs, end, name), " ".join(name.split())))
-    for m in _COMPANY_EN.finditer(raw):
+    for m in _COMPANY_EN.finditer(raw) if any(w in raw for w in _COMPANY_EN_WORDS) else ():
         out.append(Entity("company", Span(m.start(), m.end(), m.group(0)), " ".join(m.group(0).split())))
     return out
 
