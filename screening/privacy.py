@@ -73,7 +73,7 @@ def _rule_names(text: str) -> list[tuple[int, int]]:
     for m in _NAME_RE.finditer(text):
         g = "a" if m.group("a") else "b"
         if g == "b":  # not the tail of a capitalised name ("Bình Dương", "Công ty Hoàng Long")
-            before = text[max(0, m.start() - 30):m.start()].rstrip(" \t").rsplit(None, 1)
+            before = text[max(0, m.start() - 30):m.start()].rsplit("\n", 1)[-1].rstrip(" \t").rsplit(None, 1)  # on its line
             if before and before[-1][:1].isupper():
                 continue
         out.append((m.start(g), m.end(g)))
@@ -95,11 +95,13 @@ def redact(text: str, *, names: bool = True, keep: Iterable[str] = ()) -> str:
             spans.append((e.span.start, e.span.end, PLACEHOLDERS[e.kind]))
     if names:
         kept = [k for k in keep if k]
-        kept_at = [(m.start(), m.end()) for k in kept for m in re.finditer(re.escape(k), text)]
+        kept_at = [(m.start(), m.end()) for k in kept for m in re.finditer(re.escape(k), readable)]
         for s, e in person_names(readable) + _rule_names(readable):
-            if "\n" in text[s:e]:  # a name does not run over lines (NER joins a heading to the next line)
+            # a name does not run over lines (NER joins a heading to the next line; in HTML a
+            # block tag is the line break)
+            if "\n" in readable[s:e]:
                 continue
-            if any(text[s:e] in k for k in kept) or any(s < ke and ks < e for ks, ke in kept_at):
+            if any(readable[s:e].strip() in k for k in kept) or any(s < ke and ks < e for ks, ke in kept_at):
                 continue
             spans.append((s, e, PLACEHOLDERS["person"]))
     spans.sort(key=lambda x: (x[0], -(x[1] - x[0])))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import threading
 import time
 from collections import OrderedDict, deque
 from typing import Annotated, Any, AsyncIterator, Callable
@@ -152,6 +153,8 @@ class AuthThrottle:
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
         self.limit, self.window, self.clock = limit, window, clock
         self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+        # the API checks on the event loop, the login form in the thread pool: one table, one lock
+        self._lock = threading.Lock()
 
     def _recent(self, client: str) -> deque[float] | None:
         q = self._fails.get(client)
@@ -169,22 +172,24 @@ class AuthThrottle:
         """Seconds the client must wait, or None when it may try."""
         if self.limit <= 0:
             return None
-        q = self._recent(client)
-        if q is None or len(q) < self.limit:
-            return None
-        return max(0.0, q[0] + self.window - self.clock())
+        with self._lock:
+            q = self._recent(client)
+            if q is None or len(q) < self.limit:
+                return None
+            return max(0.0, q[0] + self.window - self.clock())
 
     def fail(self, client: str) -> None:
         if self.limit <= 0:
             return
-        q = self._fails.get(client)
-        if q is None:
-            while len(self._fails) >= self.MAX_CLIENTS:
-                self._fails.popitem(last=False)
-            q = self._fails[client] = deque(maxlen=self.limit)
-        else:
-            self._fails.move_to_end(client)
-        q.append(self.clock())
+        with self._lock:
+            q = self._fails.get(client)
+            if q is None:
+                while len(self._fails) >= self.MAX_CLIENTS:
+                    self._fails.popitem(last=False)
+                q = self._fails[client] = deque(maxlen=self.limit)
+            else:
+                self._fails.move_to_end(client)
+            q.append(self.clock())
 
 
 def client_of(request: Request) -> str:

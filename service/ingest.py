@@ -123,9 +123,10 @@ def rescreen(session: Session, screener, *, everything: bool = False, dry_run: b
     postings enter the queue; queue items and reviews are never changed. Postings whose contacts
     changed (the new rules read a phone the old ones missed) are resolved to agencies again.
     One transaction per chunk. Returns the counts: screened, changed (band, flag or indicators),
-    queued, relinked (contacts changed and resolved again)."""
+    queued, relinked (contacts changed, and linked to an agency again)."""
     versions = dict(screener.versions)
     out = {"screened": 0, "changed": 0, "queued": 0, "relinked": 0}
+    res = None  # the registry resolver, built once, when a first posting needs it
     after = 0
     while True:
         batch = storage.postings_to_rescreen(session, versions, everything=everything, after_id=after, limit=chunk)
@@ -153,8 +154,9 @@ def rescreen(session: Session, screener, *, everything: bool = False, dry_run: b
         session.commit()
         if relink:
             try:
-                storage.assign_agencies(session, [storage.facts_of(pid, n.company, n.identifiers) for pid, n in relink])
-                out["relinked"] += len(relink)
+                res = res if res is not None else storage.resolver(session)
+                out["relinked"] += storage.assign_agencies(
+                    session, [storage.facts_of(pid, n.company, n.identifiers) for pid, n in relink], res)
             except Exception:  # noqa: BLE001 - the new assessments are stored; the next registry import relinks
                 log.exception("linking %d re-screened posting(s) to agencies failed", len(relink))
     return out

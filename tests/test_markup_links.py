@@ -34,3 +34,13 @@ def test_redaction_reads_contacts_through_html_and_keeps_the_length_of_the_rest(
         out = redact(text)
         assert placeholder in out and "345" not in out and "hoa&#64;" not in out
         assert out.split(placeholder)[0] == text.split("0912")[0].split("hoa")[0]
+
+
+def test_redaction_of_html_keeps_the_markup_and_the_lines_around_a_name():
+    """Block tags are line breaks: a name is not read across them (as in plain text), so the
+    heading, the place on the next line and the tags themselves stay."""
+    assert redact("<p>Liên hệ chị Lan</p><p>Hà Nội, 0912345678</p>") == "<p>Liên hệ chị [TÊN]</p><p>Hà Nội, [SĐT]</p>"
+    out = redact("<h3>TUYỂN DỤNG</h3>Nguyễn Văn An phụ trách tuyển dụng")
+    assert out.startswith("<h3>TUYỂN DỤNG</h3>") and "Nguyễn Văn An" not in out
+    firm = "Công ty Hoàng Long"
+    assert redact(f"<p>{firm}</p><p>tuyển thợ hàn</p>", keep=[firm]) == f"<p>{firm}</p><p>tuyển thợ hàn</p>"

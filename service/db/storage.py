@@ -922,6 +922,37 @@ def group_postings(session: Session, postings: Sequence[tuple[int, str]]) -> dic
     return out
 
 
+def refingerprint(session: Session, chunk: int = CHUNK) -> int:
+    """Recompute the stored fingerprints of the postings whose fingerprint reading through HTML
+    (and the 100,000-character head) changed: the exact key of each, and the signature and band
+    keys of a group's head. Groups keep their members. Returns how many rows were updated. Does
+    not commit (``session`` may be a Connection, as in migration 0005)."""
+    from screening.links import MAX_CHARS, band_keys, fingerprint
+
+    n, last = 0, 0
+    may_change = sa.or_(Posting.text.like("%<%"), Posting.text.like("%&%"), sa.func.length(Posting.text) > MAX_CHARS)
+    while True:
+        rows = session.execute(
+            select(Posting.id, Posting.text, PostingGroup.signature.is_not(None))
+            .join(PostingGroup, PostingGroup.posting_id == Posting.id)
+            .where(Posting.id > last, may_change).order_by(Posting.id).limit(chunk)
+        ).all()
+        if not rows:
+            return n
+        for pid, text, is_head in rows:
+            key, sig = fingerprint(text or "")
+            values: dict[str, Any] = {"exact_key": key}
+            if is_head:
+                values["signature"] = sig
+                session.execute(sa.delete(NearDupBand).where(NearDupBand.posting_id == pid))
+                if sig is not None:
+                    session.execute(_insert(session, NearDupBand.__table__).on_conflict_do_nothing(index_elements=["band_key", "posting_id"]),
+                                    [{"band_key": b, "posting_id": pid} for b in band_keys(sig)])
+            session.execute(sa.update(PostingGroup).where(PostingGroup.posting_id == pid).values(**values))
+            n += 1
+        last = rows[-1][0]
+
+
 def group_ungrouped(session: Session, chunk: int = CHUNK) -> int:
     """Group the stored postings that have no group (their grouping at ingest failed), in id
     order; commits each chunk; returns how many."""
@@ -950,7 +981,8 @@ def _unregistered_key(name: str) -> tuple[str, str] | None:
 def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) -> int:
     """Resolve postings to agencies: a registry firm when the names, phones, sites or licence
     numbers resolve to one, else an unregistered agency for the firm name written (none when the
-    ad names no firm). Commits; returns how many postings were linked."""
+    ad names no firm, and a link it had is removed). Commits; returns how many postings were
+    linked."""
     if not facts:
         return 0
     from screening.agency import NAME_THRESHOLD  # noqa: F401 - the resolver's threshold applies
@@ -987,6 +1019,10 @@ def assign_agencies(session: Session, facts: Sequence[AgencyFacts], res=None) ->
             stmt = stmt.on_conflict_do_update(index_elements=["posting_id"], set_={
                 "agency_id": stmt.excluded.agency_id, "confidence": stmt.excluded.confidence, "via": stmt.excluded.via})
             session.execute(stmt, rows)
+        # a posting that now resolves to no agency loses the link it had (re-screened, relinked)
+        unlinked = sorted({f.posting_id for f in facts} - {r["posting_id"] for r in rows})
+        if unlinked:
+            session.execute(sa.delete(PostingAgency).where(PostingAgency.posting_id.in_(unlinked)))
         session.commit()
     except BaseException:
         session.rollback()

@@ -81,3 +81,50 @@ def test_alembic_command_line_uses_the_service_settings(tmp_path):
         assert "reviews" in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_migration_0005_refingerprints_stored_html_postings_so_their_reposts_still_join(db_url, svc_screener, monkeypatch):
+    """A database grouped before fingerprints read through HTML: after the upgrade, a plain
+    repost of a stored HTML ad joins the HTML ad's group (it would start its own otherwise)."""
+    import screening.links as links
+    from service.db.engine import make_sessionmaker
+    from service.db.models import NearDupBand, PostingGroup
+    from service.ingest import ingest_postings
+
+    html = ("<div><p>Tuyển lao động đi Nhật, <b>phí trọn gói</b> 160&nbsp;triệu, liên hệ ngay để được tư vấn,</p>"
+            "<p>bay nhanh trong tháng này, không cần tiếng, bao đỗ visa, đặt cọc trước 20&nbsp;triệu giữ chỗ</p></div>")
+    plain = ("Tuyển lao động đi Nhật, phí trọn gói 160 triệu, liên hệ ngay để được tư vấn, "
+             "bay nhanh trong tháng này, không cần tiếng, bao đỗ visa, đặt cọc trước 20 triệu giữ chỗ")
+    s = settings_for(db_url)
+    engine = make_engine(s)
+    try:
+        S = make_sessionmaker(engine)
+        with S() as session:
+            [r] = ingest_postings(session, svc_screener, [{"source": "b", "external_id": "html", "text": html}])
+        from service.db import storage
+
+        with S() as session:
+            storage.group_postings(session, [(r.posting_id, html)])
+            session.commit()
+            # what the earlier fingerprint (markup read as text) had stored
+            monkeypatch.setattr(links, "mask_markup", lambda text: None)
+            old_key, old_sig = links.fingerprint(html)
+            monkeypatch.undo()
+            session.execute(sa.update(PostingGroup).where(PostingGroup.posting_id == r.posting_id)
+                            .values(exact_key=old_key, signature=old_sig))
+            session.execute(sa.delete(NearDupBand).where(NearDupBand.posting_id == r.posting_id))
+            session.execute(sa.insert(NearDupBand), [{"band_key": b, "posting_id": r.posting_id} for b in links.band_keys(old_sig)])
+            session.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
+            session.commit()
+        upgrade(s)
+        assert current_revision(engine) == head_revision()
+        with S() as session:
+            key, sig = session.execute(sa.select(PostingGroup.exact_key, PostingGroup.signature)
+                                       .where(PostingGroup.posting_id == r.posting_id)).one()
+            assert (key, sig) == links.fingerprint(html) and key == links.fingerprint(plain)[0]
+            [r2] = ingest_postings(session, svc_screener, [{"source": "b", "external_id": "plain", "text": plain}])
+            groups = storage.group_postings(session, [(r2.posting_id, plain)])
+            session.commit()
+        assert groups[r2.posting_id] == r.posting_id
+    finally:
+        engine.dispose()

@@ -114,3 +114,28 @@ def test_rescreen_links_a_posting_whose_contacts_changed_to_its_agency_again(app
     assert aid is not None
     profile = client.get(f"/v1/agencies/{aid}", headers=auth(keys["inspector"])).json()
     assert "c1" in {p["external_id"] for p in profile["postings"]}
+
+
+def test_a_posting_that_no_longer_resolves_loses_its_agency_link(app, client, keys):
+    """Resolving again (re-screen, relink) with facts that name no firm and no known contact
+    removes the link the posting had, so an agency profile no longer lists it."""
+    import sqlalchemy as sa
+
+    from service.db import storage
+    from service.db.models import PostingAgency
+
+    firm = "Công ty TNHH Nhân lực Sông Hồng"
+    items = client.post("/v1/postings", json={"postings": [posting("l1", RISKY, company=firm), posting("l2", RISKY, company=firm)]},
+                        headers=auth(keys["scanner"])).json()["items"]
+    p1, p2 = items[0]["posting_id"], items[1]["posting_id"]
+    with app.state.sessionmaker() as s:
+        aid = s.scalar(sa.select(PostingAgency.agency_id).where(PostingAgency.posting_id == p1))
+        assert aid is not None
+        linked = storage.assign_agencies(s, [storage.facts_of(p1, None, ()), storage.facts_of(p2, firm, ())])
+    assert linked == 1
+    with app.state.sessionmaker() as s:
+        rows = dict(s.execute(sa.select(PostingAgency.posting_id, PostingAgency.agency_id)
+                              .where(PostingAgency.posting_id.in_([p1, p2]))).all())
+    assert rows == {p2: aid}
+    profile = client.get(f"/v1/agencies/{aid}", headers=auth(keys["inspector"])).json()
+    assert {p["external_id"] for p in profile["postings"]} == {"l2"}
