@@ -1,5 +1,5 @@
 """The service survives `kill -9` and a restart with nothing lost: a real server process on a
-file SQLite database, killed while requests are in flight."""
+file SQLite database, and on PostgreSQL, killed while requests are in flight."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEXTS = (RISKY, FEE, BENIGN)
 
 
-def start(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start(url: str, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "SCREENING_DATABASE_URL": f"sqlite:///{db}", "SCREENING_MODEL": "none", "SCREENING_LOG_LEVEL": "warning"}
+    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_MODEL": "none", "SCREENING_LOG_LEVEL": "warning"}
     proc = subprocess.Popen([sys.executable, "-m", "screening", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -46,14 +46,15 @@ def batch(tag: str, n: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_kill_9_and_restart_lose_nothing(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_kill_9_and_restart_lose_nothing(tmp_path, request, backend):
     from service.cli import add_user
 
     db, log = tmp_path / "crash.db", tmp_path / "server.log"
-    url = f"sqlite:///{db}"
+    url = f"sqlite:///{db}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     scanner = add_user("scanner", "scanner", url)[1]
     inspector = add_user("inspector", "inspector", url)[1]
-    proc, base = start(db, log)
+    proc, base = start(url, log)
     try:
         with httpx.Client(base_url=base, timeout=60) as c:
             acked: list[dict] = []
@@ -108,11 +109,11 @@ def test_kill_9_and_restart_lose_nothing(tmp_path):
         assert late_reviews, "no review was acknowledged before the kill: the test proves little"
         assert len(late_reviews) < len(open_ids), "the kill came after the last review: nothing was in flight"
 
-        # The database file itself is sound.
-        with sqlite3.connect(db) as con:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if backend == "sqlite":  # the database file itself is sound
+            with sqlite3.connect(db) as con:
+                assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-        proc, base = start(db, log)
+        proc, base = start(url, log)
         with httpx.Client(base_url=base, timeout=60) as c:
             exported = [json.loads(x) for x in
                         c.get("/v1/export", params={"format": "jsonl"}, headers=auth(inspector)).text.splitlines()]
