@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from service_bench import ads, free_port, pct  # noqa: E402
+from service_bench import ads, pct, start_server  # noqa: E402
 
 MIX = (("screen", 0.6), ("flags", 0.3), ("healthz", 0.1))
 
@@ -136,32 +136,15 @@ def main() -> int:
     tmp = tempfile.TemporaryDirectory(prefix="load-test-")
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'load.db'}"
     keys = {role: add_user(f"load-{role}", role, url)[1] for role in ("job_centre", "inspector", "scanner")}
-    port = free_port()
-    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_LOG_LEVEL": "warning"}
-    if args.no_model:
-        env["SCREENING_MODEL"] = "none"
-    log_path = Path(tmp.name) / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "screening", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    proc, port, health = start_server(url, Path(tmp.name) / "server.log", no_model=args.no_model)
     base = f"http://127.0.0.1:{port}"
     failed = False
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                h = httpx.get(base + "/healthz", timeout=1)
-                if h.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start:\n" + log_path.read_text()[-2000:])
-            time.sleep(0.1)
         texts = ads()
         seed = [{"source": "load", "external_id": f"p{i}", "text": texts[i % len(texts)] + f"\n(#{i})"} for i in range(500)]
         r = httpx.post(base + "/v1/postings", json={"postings": seed}, headers={"Authorization": f"Bearer {keys['scanner']}"}, timeout=300)
         r.raise_for_status()
-        print(f"service on {base} ({h.json()['database']}), versions {h.json()['versions']}; {os.cpu_count()} CPUs; "
+        print(f"service on {base} ({health['database']}), versions {health['versions']}; {os.cpu_count()} CPUs; "
               f"{r.json()['created']} postings stored ({r.json()['flagged']} queued); {len(texts)} ads to screen")
         print(f"{args.rounds} rounds of {args.requests:,} requests at {args.clients} concurrent clients; mix "
               + ", ".join(f"{k} {w / sum(x for _, x in mix):.0%}" for k, w in mix) + f"; server RSS at start {rss_mb(proc.pid):.0f} MB")

@@ -59,6 +59,30 @@ def server_cpu(pid: int, tree: bool = False) -> float:
     return total
 
 
+def start_server(url: str, log_path: Path, *, no_model: bool = False, workers: int = 1) -> tuple[subprocess.Popen, int, dict]:
+    """`python -m screening serve` on a free loopback port with the database ``url``; waits for
+    /healthz (at most 120 s) and returns (process, port, the /healthz answer)."""
+    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_LOG_LEVEL": "warning"}
+    if no_model:
+        env["SCREENING_MODEL"] = "none"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "screening", "serve", "--port", str(port), "--workers", str(workers)],
+                            cwd=ROOT, env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            h = httpx.get(base + "/healthz", timeout=1)
+            if h.status_code == 200:
+                return proc, port, h.json()
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("the server did not start:\n" + log_path.read_text()[-2000:])
+        time.sleep(0.1)
+
+
 def ads() -> list[str]:
     texts = [json.loads(x)["text"] for x in (ROOT / "examples" / "ads.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     corpus = ROOT / "training" / "corpus"
@@ -170,29 +194,13 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     job_key = add_user("bench-job-centre", "job_centre", url)[1]
     scan_key = add_user("bench-scanner", "scanner", url)[1]
-    port = free_port()
-    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_LOG_LEVEL": "warning"}
-    if args.no_model:
-        env["SCREENING_MODEL"] = "none"
-    log = open(Path(tmp.name) / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "screening", "serve", "--port", str(port), "--workers", str(args.workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, port, health = start_server(url, Path(tmp.name) / "server.log", no_model=args.no_model, workers=args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                h = httpx.get(base + "/healthz", timeout=1)
-                if h.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start:\n" + (Path(tmp.name) / "server.log").read_text()[-2000:])
-            time.sleep(0.1)
-        versions = h.json()["versions"]
+        versions = health["versions"]
         texts = real_ads() if args.ads == "real" else ads()
         ad = median_ad(texts)
-        print(f"service on {base} ({h.json()['database']}, {args.workers} worker(s)); versions {versions}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+        print(f"service on {base} ({health['database']}, {args.workers} worker(s)); versions {versions}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
         print(f"median ad: {len(ad)} characters (of {len(texts)} {'real postings' if args.ads == 'real' else 'example and corpus ads'})")
 
         import resource
@@ -237,7 +245,6 @@ def main() -> None:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
         tmp.cleanup()
 
 

@@ -10,7 +10,6 @@ other word: the vocabulary stays the catalogue's, however many ads pass through.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache

@@ -40,15 +40,20 @@ def test_shadow_spans_map_into_the_input(text):
         assert 0 <= s < e <= len(text)
 
 
-@SETTINGS
-@given(TEXTS)
-def test_evidence_and_entity_spans_index_the_input(rules_screener_h, text):
-    a = rules_screener_h.screen(text)
+def assert_spans_index(text, a):
+    """Every evidence and entity span of the assessment ``a`` indexes ``text``."""
     for h in a.hits:
         for s in h.evidence:
             assert text[s.start:s.end] == s.text
     for e in a.entities:
         assert text[e.span.start:e.span.end] == e.span.text
+
+
+@SETTINGS
+@given(TEXTS)
+def test_evidence_and_entity_spans_index_the_input(rules_screener_h, text):
+    a = rules_screener_h.screen(text)
+    assert_spans_index(text, a)
     assert 0.0 <= a.risk_score <= 1.0
 
 
@@ -99,11 +104,7 @@ def test_markup_masking_keeps_length_and_offsets(rules_screener_h, text):
         assert len(masked) == len(text) and masked != text
         assert mask_markup(masked) is None or len(mask_markup(masked)) == len(text)
     a = rules_screener_h.screen(text)
-    for h in a.hits:
-        for s in h.evidence:
-            assert text[s.start:s.end] == s.text
-    for e in a.entities:
-        assert text[e.span.start:e.span.end] == e.span.text
+    assert_spans_index(text, a)
     if masked is not None:
         # the spans are those of the masked text, at the same offsets (so none is shifted),
         # and the same hits and score come out as for the masked text itself
